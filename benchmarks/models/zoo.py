@@ -1,0 +1,224 @@
+"""Builders for the benchmark's models, from a model config (``conf/model/*.yaml``).
+
+Every model takes RGB images in [0, 1] (the data sets' range) and ends in a softmax, like
+keras.applications: the ImageNet preprocessing is a layer inside the model, so the metrics'
+masking (zero = black) happens in image space for every model alike.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+from keras import layers, ops
+
+APPLICATIONS = {
+    "VGG16": "keras.applications.VGG16",
+    "VGG19": "keras.applications.VGG19",
+    "ResNet50": "keras.applications.ResNet50",
+    "ResNet101": "keras.applications.ResNet101",
+    "ResNet152": "keras.applications.ResNet152",
+    "ResNet50V2": "keras.applications.ResNet50V2",
+}
+
+
+@keras.saving.register_keras_serializable(package="tfcam_benchmarks")
+class ImagePreprocess(layers.Layer):
+    """[0, 1] RGB -> the input keras.applications' ImageNet weights expect.
+
+    mode ``caffe``: 255·x, RGB -> BGR, minus the ImageNet mean (VGG, ResNet v1);
+    ``tf``: 2x - 1 (ResNet v2); ``none``: identity.
+    """
+
+    MEAN_BGR = (103.939, 116.779, 123.68)
+
+    def __init__(self, mode: str = "caffe", **kwargs):
+        super().__init__(**kwargs)
+        if mode not in ("caffe", "tf", "none"):
+            raise ValueError(f"preprocess mode must be caffe, tf or none, got {mode!r}")
+        self.mode = mode
+
+    def call(self, x):
+        if self.mode == "caffe":
+            x = ops.flip(x * 255.0, axis=-1)
+            return x - ops.convert_to_tensor(self.MEAN_BGR, dtype=x.dtype)
+        if self.mode == "tf":
+            return x * 2.0 - 1.0
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "mode": self.mode}
+
+
+def _get(cfg, key, default=None):
+    try:
+        value = cfg.get(key, default)
+    except AttributeError:
+        value = getattr(cfg, key, default)
+    return default if value is None else value
+
+
+def imagenet_weights_file(cfg) -> Path | None:
+    """The ImageNet weights file to use, if the user has it: ``weights_path`` in the config,
+    else keras' cache (``$KERAS_HOME`` or ``~/.keras``/models/<file>). Never downloads."""
+    path = _get(cfg, "weights_path")
+    if path:
+        path = Path(str(path)).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"model.weights_path={path} does not exist")
+        return path
+    name = _get(cfg, "imagenet_file")
+    if not name:
+        return None
+    import os
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    candidate = home / "models" / str(name)
+    return candidate if candidate.is_file() else None
+
+
+def _application(name: str):
+    if name not in APPLICATIONS:
+        raise ValueError(f"unknown keras.applications model {name!r}; known: {sorted(APPLICATIONS)}")
+    return getattr(keras.applications, name)
+
+
+def build_application(cfg, input_size: int, num_classes: int, imagenet: Path | None = None):
+    """A keras.applications model taking [0, 1] images.
+
+    With ``imagenet`` (a weights file): the full 1000-class model at 224×224. Otherwise an
+    untrained backbone (``weights=None``) with a global-average-pooling + softmax head for
+    ``num_classes``; ``nested: true`` keeps the backbone as one layer inside the model (the
+    transfer-learning pattern), else the graph is flat.
+    """
+    app = _application(str(_get(cfg, "application")))
+    pre = ImagePreprocess(str(_get(cfg, "preprocess", "caffe")), name="preprocess")
+    if imagenet is not None:
+        inp = keras.Input((224, 224, 3), name="image")
+        return app(weights=str(imagenet), include_top=True, input_tensor=pre(inp))
+    if _get(cfg, "nested", False):
+        base = app(weights=None, include_top=False, input_shape=(input_size, input_size, 3))
+        inp = keras.Input((input_size, input_size, 3), name="image")
+        x = base(pre(inp))
+    else:
+        inp = keras.Input((input_size, input_size, 3), name="image")
+        base = app(weights=None, include_top=False, input_tensor=pre(inp))
+        x = base.output
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inp, out, name=f"{_get(cfg, 'name', 'model')}")
+
+
+def _conv(x, filters, name, stride=1, bn=False, relu=True):
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=not bn, name=name)(x)
+    if bn:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
+
+
+def vgg_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128, 128),
+              batch_norm: bool = False, name: str = "vgg_small"):
+    """VGG-11-shaped net (1-1-2-2-2 convs per block), keras.applications-style layer names.
+
+    Blocks 1-4 end in 2×2 max pooling, block 5 feeds global average pooling; at 64×64 the
+    blocks run at 64, 32, 16, 8 and 4 pixels.
+    """
+    convs = (1, 1, 2, 2, 2)
+    inp = keras.Input((input_size, input_size, 3), name="image")
+    x = inp
+    for b, (n, w) in enumerate(zip(convs, widths), start=1):
+        for c in range(1, n + 1):
+            x = layers.Conv2D(w, 3, padding="same", activation=None if batch_norm else "relu",
+                              name=f"block{b}_conv{c}")(x)
+            if batch_norm:
+                x = layers.BatchNormalization(name=f"block{b}_conv{c}_bn")(x)
+                x = layers.Activation("relu", name=f"block{b}_conv{c}_relu")(x)
+        if b < len(convs):
+            x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def _basic_block(x, filters, stride, name):
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_0_conv")(x)
+        shortcut = layers.BatchNormalization(name=f"{name}_0_bn")(shortcut)
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_1_conv")(x)
+    y = layers.BatchNormalization(name=f"{name}_1_bn")(y)
+    y = layers.Activation("relu", name=f"{name}_1_relu")(y)
+    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+    y = layers.BatchNormalization(name=f"{name}_2_bn")(y)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128), blocks=(2, 2, 2, 2),
+                 nested: bool = False, name: str = "resnet_small"):
+    """ResNet-18-shaped net (basic blocks 2-2-2-2), keras.applications-style names
+    (``conv2_block1_out`` ...). The stem is one stride-2 3×3 conv, so at 64×64 the stages run
+    at 32, 16, 8 and 4 pixels.
+
+    ``nested=True`` builds the transfer-learning pattern: a ``<name>_backbone`` functional
+    model used as one layer inside a Sequential with the pooling and softmax head.
+    """
+    inp = keras.Input((input_size, input_size, 3), name="image")
+    x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="conv1_conv")(inp)
+    x = layers.BatchNormalization(name="conv1_bn")(x)
+    x = layers.Activation("relu", name="conv1_relu")(x)
+    for s, (w, n) in enumerate(zip(widths, blocks), start=2):
+        for b in range(1, n + 1):
+            stride = 2 if (b == 1 and s > 2) else 1
+            x = _basic_block(x, w, stride, f"conv{s}_block{b}")
+    if nested:
+        backbone = keras.Model(inp, x, name=f"{name}_backbone")
+        return keras.Sequential([keras.Input((input_size, input_size, 3), name="image"), backbone,
+                                 layers.GlobalAveragePooling2D(name="avg_pool"),
+                                 layers.Dense(num_classes, activation="softmax", name="predictions")],
+                                name=name)
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def build(cfg, input_size: int, num_classes: int, imagenet: Path | None = None):
+    """Build the model a config describes (weights random unless ``imagenet`` is given)."""
+    builder = str(_get(cfg, "builder", "applications"))
+    name = str(_get(cfg, "name", builder))
+    if builder == "applications":
+        return build_application(cfg, input_size, num_classes, imagenet)
+    if builder == "vgg_small":
+        return vgg_small(input_size, num_classes, tuple(_get(cfg, "widths", (16, 32, 64, 128, 128))),
+                         bool(_get(cfg, "batch_norm", False)), name=name)
+    if builder == "resnet_small":
+        return resnet_small(input_size, num_classes, tuple(_get(cfg, "widths", (16, 32, 64, 128))),
+                            tuple(_get(cfg, "blocks", (2, 2, 2, 2))), bool(_get(cfg, "nested", False)),
+                            name=name)
+    raise ValueError(f"unknown model builder {builder!r} (applications, vgg_small, resnet_small)")
+
+
+def all_layer_names(model) -> list:
+    """Every layer name, nested models' layers included (depth first)."""
+    names = []
+    for layer in model.layers:
+        names.append(layer.name)
+        if hasattr(layer, "layers"):
+            names.extend(all_layer_names(layer))
+    return names
+
+
+def resolve_layer(model_cfg, choice) -> str | None:
+    """``shallow`` / ``mid`` (``middle``) / ``last`` -> the model config's layer name; any
+    other string is taken as a layer name; None/``input`` -> None (input-space methods)."""
+    if choice is None or str(choice) in ("none", "input", "null"):
+        return None
+    choice = str(choice)
+    key = "mid" if choice == "middle" else choice
+    mapping = _get(model_cfg, "layers", {}) or {}
+    if key in mapping:
+        return str(mapping[key])
+    if key in ("shallow", "mid", "last"):
+        raise KeyError(f"model {_get(model_cfg, 'name')} has no {key!r} layer in its config (layers: {dict(mapping)})")
+    return choice

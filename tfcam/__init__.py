@@ -1,0 +1,31 @@
+"""tfcam: class activation maps, LRP and attributions for any Keras 3 model.
+
+    import tfcam
+    ex = tfcam.explain(model, images, method="gradcam")
+    ex.maps  # (N, H, W) in [0, 1]
+"""
+
+from tfcam.attribution.gradients import InputXGradient, Saliency
+from tfcam.attribution.integrated_gradients import IntegratedGradients
+from tfcam.attribution.occlusion import Occlusion
+from tfcam.attribution.smoothgrad import SmoothGrad
+from tfcam.cam.ablationcam import AblationCAM
+from tfcam.cam.base import layer_gradients
+from tfcam.cam.cam import CAM
+from tfcam.cam.gradcam import GradCAM
+from tfcam.cam.gradcampp import GradCAMPlusPlus
+from tfcam.cam.layercam import LayerCAM
+from tfcam.cam.scorecam import ScoreCAM
+from tfcam.cam.xgradcam import XGradCAM
+from tfcam.explain import explain, methods
+from tfcam.explanation import Explanation
+from tfcam.visualize import overlay, visualize_class
+
+METHODS = methods()
+
+__version__ = "0.1.0"
+__all__ = [
+    "CAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
+    "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
+    "Explanation", "explain", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
+]

@@ -1,0 +1,33 @@
+"""JAX: jax.value_and_grad / jax.vjp for gradients, jax.jit for compilation."""
+
+import jax
+import keras
+
+
+def value_and_grad(fn):
+    grad_fn = jax.value_and_grad(fn, has_aux=True)
+
+    def wrapped(x, *rest):
+        (value, aux), grads = grad_fn(x, *rest)
+        return value, aux, grads
+
+    return wrapped
+
+
+def vjp(fn, *primals):
+    outputs, pullback = jax.vjp(fn, *primals)
+    return outputs, lambda cotangent: list(pullback(cotangent))
+
+
+def compile_function(fn, variables):
+    variables = list(variables)
+
+    @jax.jit
+    def stateless(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return fn(*args)
+
+    def call(*args):
+        return stateless([v.value for v in variables], *args)
+
+    return call

@@ -1,0 +1,41 @@
+"""TensorFlow: GradientTape for gradients, tf.function for compilation."""
+
+import tensorflow as tf
+
+
+def _zeros_where_none(grads, sources):
+    return tf.nest.map_structure(
+        lambda g, s: tf.zeros_like(s) if g is None else g, grads, sources
+    )
+
+
+def value_and_grad(fn):
+    def wrapped(x, *rest):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            value, aux = fn(x, *rest)
+        grads = tape.gradient(value, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return value, aux, grads
+
+    return wrapped
+
+
+def vjp(fn, *primals):
+    with tf.GradientTape() as tape:
+        tape.watch(list(primals))
+        outputs = fn(*primals)
+
+    def pullback(cotangent):
+        grads = tape.gradient(
+            outputs, list(primals), output_gradients=cotangent,
+            unconnected_gradients=tf.UnconnectedGradients.ZERO,
+        )
+        return list(grads)
+
+    return outputs, pullback
+
+
+def compile_function(fn, variables):
+    # Variables are read inside the graph at run time, so new weights need no retrace.
+    del variables
+    return tf.function(fn)

@@ -1,0 +1,12 @@
+"""Grad-CAM (Selvaraju et al., 2017): w_k = mean_ij dS/dA^k_ij; map ReLU(sum_k w_k A^k)."""
+
+from keras import ops
+
+from tfcam.cam.base import GradientCAM
+
+
+class GradCAM(GradientCAM):
+    method = "gradcam"
+
+    def channel_weights(self, activations, grads):
+        return ops.mean(grads, axis=(1, 2))

@@ -1,0 +1,22 @@
+"""Grad-CAM++ (Chattopadhay et al., 2018), the paper's closed form.
+
+alpha_ij = g^2 / (2 g^2 + (sum_ab A_ab) g^3), 0 where the denominator is 0;
+w_k = sum_ij alpha_ij ReLU(g_ij). The exp(S) factor of the paper is a per-image constant and
+drops out after normalization.
+"""
+
+from keras import ops
+
+from tfcam.cam.base import GradientCAM
+
+
+class GradCAMPlusPlus(GradientCAM):
+    method = "gradcampp"
+
+    def channel_weights(self, activations, grads):
+        g2 = ops.square(grads)
+        activation_sums = ops.sum(activations, axis=(1, 2), keepdims=True)
+        denominator = 2.0 * g2 + activation_sums * g2 * grads
+        nonzero = denominator != 0
+        alpha = ops.where(nonzero, g2 / ops.where(nonzero, denominator, 1.0), 0.0)
+        return ops.sum(alpha * ops.relu(grads), axis=(1, 2))

@@ -96,8 +96,12 @@ class Explainer:
 
     # ------------------------------------------------------------------ helpers
     def compiled(self, name: str, fn):
-        """`fn` compiled once per explainer, target kind and `name`."""
-        key = (name, id(self.spec.score_fn) if self.spec.is_callable else None)
+        """`fn` compiled once per explainer, target kind, input size and `name`.
+
+        `fn` may close over per-call values that are fixed for this key (the input size).
+        """
+        callable_id = id(self.spec.score_fn) if self.spec.is_callable else None
+        key = (name, callable_id, self._input_hw)
         if key not in self._compiled:
             self._compiled[key] = backend.compile_function(fn, self.model.variables)
         return self._compiled[key]

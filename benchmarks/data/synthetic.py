@@ -6,7 +6,8 @@ images bundled inside scikit-image, mixed with smooth noise.
 
 A class is a shape with its own texture (``disk`` with ``stripes``, ``square`` with
 ``checker``, ...); colours and rotations are random, so neither tells the class. Distractors
-are objects of other shapes carrying the classes' textures, so texture alone is not enough.
+are objects of other shapes and textures (plain, speckled, gradient, blotched): the class is in
+the class object alone, so a model that classifies well has to look at it.
 Class objects are drawn last, so their masks are exact and fully visible unless a second
 class object overlaps them (then the hidden part is removed from the first mask).
 """
@@ -23,6 +24,7 @@ from benchmarks.data.dataset import Dataset, boxes_from_masks
 CLASS_SHAPES = ("disk", "square", "triangle", "cross", "star", "hexagon", "ring", "diamond")
 CLASS_TEXTURES = ("stripes", "checker", "dots", "rings", "waves", "zigzag", "grid", "hatch")
 DISTRACTOR_SHAPES = ("ellipse", "bar", "crescent", "ell")
+DISTRACTOR_TEXTURES = ("solid", "speckle", "gradient", "blotch")
 SPLITS = {"train": 0, "val": 1, "test": 2}
 # scikit-image ships these inside the wheel (no pooch download needed).
 BACKGROUND_IMAGES = ("brick", "grass", "gravel", "camera", "coins", "moon", "text", "page",
@@ -118,6 +120,14 @@ def _texture(kind: str, u: np.ndarray, v: np.ndarray, phase: float) -> np.ndarra
         t = np.sin(2 * np.pi * (v + np.abs(np.mod(u + phase, p) - p / 2)) / p) > 0
     elif kind == "grid":
         t = (np.abs(np.mod(u + phase, p) - p / 2) < 0.12 * p) | (np.abs(np.mod(v + phase, p) - p / 2) < 0.12 * p)
+    elif kind == "solid":
+        t = np.zeros_like(u)
+    elif kind == "speckle":
+        t = np.sin(37.0 * u * (1 + phase)) * np.sin(41.0 * v + 5 * phase) > 0.3
+    elif kind == "gradient":
+        return np.clip(0.5 + 0.5 * u, 0, 1).astype(np.float32)
+    elif kind == "blotch":
+        t = np.sin(3 * u + 6 * phase) + np.sin(2.5 * v) > 0.4
     elif kind == "hatch":
         t = np.sin(2 * np.pi * (u + v + phase) / (1.2 * p)) * np.sin(2 * np.pi * (u - v) / (1.2 * p)) > 0
     else:
@@ -126,8 +136,9 @@ def _texture(kind: str, u: np.ndarray, v: np.ndarray, phase: float) -> np.ndarra
 
 
 def _hsv_color(rng, s_range=(0.55, 1.0), v_range=(0.55, 1.0)) -> np.ndarray:
-    from matplotlib.colors import hsv_to_rgb
-    return hsv_to_rgb([rng.uniform(), rng.uniform(*s_range), rng.uniform(*v_range)]).astype(np.float32)
+    import colorsys
+    return np.array(colorsys.hsv_to_rgb(rng.uniform(), rng.uniform(*s_range), rng.uniform(*v_range)),
+                    np.float32)
 
 
 # ---------------------------------------------------------------- backgrounds
@@ -157,16 +168,26 @@ def _background_pool() -> tuple:
     return tuple(pool)
 
 
+def _interp_matrix(n: int, cells: int) -> np.ndarray:
+    """(n, cells) linear-interpolation weights from a coarse grid to n pixels."""
+    pos = np.linspace(0, cells - 1, n)
+    lo = np.floor(pos).astype(int).clip(0, cells - 2)
+    frac = (pos - lo).astype(np.float32)
+    m = np.zeros((n, cells), np.float32)
+    m[np.arange(n), lo] = 1 - frac
+    m[np.arange(n), lo + 1] = frac
+    return m
+
+
 def _smooth_noise(rng, size: int) -> np.ndarray:
-    """Low-frequency noise in [0, 1], (size, size, 3)."""
-    from skimage.transform import resize
-    cells = rng.integers(3, 9)
-    coarse = rng.uniform(size=(cells, cells, 3)).astype(np.float32)
-    return resize(coarse, (size, size), order=3, mode="reflect").clip(0, 1).astype(np.float32)
+    """Low-frequency noise in [0, 1], (size, size, 3): a coarse random grid, interpolated."""
+    cells = int(rng.integers(3, 9))
+    coarse = rng.uniform(size=(3, cells, cells)).astype(np.float32)
+    m = _interp_matrix(size, cells)
+    return np.einsum("yi,cij,xj->yxc", m, coarse, m).astype(np.float32)
 
 
 def _background(rng, spec: SyntheticSpec) -> np.ndarray:
-    from skimage.transform import resize
     n = spec.image_size
     if spec.background == "flat":
         return np.full((n, n, 3), 0.5, np.float32)
@@ -178,7 +199,8 @@ def _background(rng, spec: SyntheticSpec) -> np.ndarray:
     side = int(rng.uniform(0.25, 0.8) * min(src.shape[:2]))
     y = rng.integers(0, src.shape[0] - side + 1)
     x = rng.integers(0, src.shape[1] - side + 1)
-    crop = resize(src[y:y + side, x:x + side], (n, n), order=1, anti_aliasing=False).astype(np.float32)
+    idx = (np.arange(n) * side / n).astype(int)  # nearest-neighbour resampling: fast, and
+    crop = src[y + idx[:, None], x + idx[None, :]]  # aliasing only adds clutter
     if rng.uniform() < 0.5:
         crop = crop[:, ::-1]
     if rng.uniform() < 0.5:  # tint grey pictures so colour is no cue
@@ -242,7 +264,7 @@ def render(spec: SyntheticSpec, index: int, label: int, second: int = -1) -> dic
     lo, hi = spec.object_scale
     for _ in range(rng.integers(0, spec.max_distractors + 1)):
         shape = DISTRACTOR_SHAPES[rng.integers(len(DISTRACTOR_SHAPES))]
-        texture = CLASS_TEXTURES[rng.integers(spec.num_classes)]
+        texture = DISTRACTOR_TEXTURES[rng.integers(len(DISTRACTOR_TEXTURES))]
         m, u, v = _place(rng, spec, shape, rng.uniform(lo, hi) * n, None, False)
         _draw(img, rng, m, u, v, texture)
         distractors |= m

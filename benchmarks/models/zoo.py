@@ -11,6 +11,10 @@ from pathlib import Path
 import keras
 from keras import layers, ops
 
+# The small nets train for a few hundred steps only: keras' default momentum (0.99) would
+# leave the moving statistics far from the data's and the evaluation accuracy at chance.
+BN_MOMENTUM = 0.9
+
 APPLICATIONS = {
     "VGG16": "keras.applications.VGG16",
     "VGG19": "keras.applications.VGG19",
@@ -113,7 +117,7 @@ def build_application(cfg, input_size: int, num_classes: int, imagenet: Path | N
 def _conv(x, filters, name, stride=1, bn=False, relu=True):
     x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=not bn, name=name)(x)
     if bn:
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
@@ -132,7 +136,7 @@ def vgg_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128, 128),
             x = layers.Conv2D(w, 3, padding="same", activation=None if batch_norm else "relu",
                               name=f"block{b}_conv{c}")(x)
             if batch_norm:
-                x = layers.BatchNormalization(name=f"block{b}_conv{c}_bn")(x)
+                x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b}_conv{c}_bn")(x)
                 x = layers.Activation("relu", name=f"block{b}_conv{c}_relu")(x)
         if b < len(convs):
             x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
@@ -145,12 +149,12 @@ def _basic_block(x, filters, stride, name):
     shortcut = x
     if stride != 1 or x.shape[-1] != filters:
         shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_0_conv")(x)
-        shortcut = layers.BatchNormalization(name=f"{name}_0_bn")(shortcut)
+        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_0_bn")(shortcut)
     y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_1_conv")(x)
-    y = layers.BatchNormalization(name=f"{name}_1_bn")(y)
+    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_1_bn")(y)
     y = layers.Activation("relu", name=f"{name}_1_relu")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
-    y = layers.BatchNormalization(name=f"{name}_2_bn")(y)
+    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_2_bn")(y)
     y = layers.Add(name=f"{name}_add")([shortcut, y])
     return layers.Activation("relu", name=f"{name}_out")(y)
 
@@ -166,7 +170,7 @@ def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128), bl
     """
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="conv1_conv")(inp)
-    x = layers.BatchNormalization(name="conv1_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
     for s, (w, n) in enumerate(zip(widths, blocks), start=2):
         for b in range(1, n + 1):

@@ -99,8 +99,32 @@ def predict(model, images: np.ndarray, batch_size: int = 64):
     return outputs_of(model, lambda a, b: images[a:b], images.shape[0], batch_size)
 
 
-def needs_softmax(outputs: np.ndarray) -> bool:
-    """True unless every row is already a probability vector (>= 0, sums to 1)."""
+def output_activation(model) -> str | None:
+    """"softmax" when the model's last layer is a softmax (a Softmax layer, or a layer
+    with ``activation="softmax"``), "linear" when it is a layer with a linear
+    activation (logits), else None (unknown). Nested models are followed."""
+    layer = model
+    while hasattr(layer, "layers") and layer.layers:
+        layer = layer.layers[-1]
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    act = getattr(layer, "activation", None)
+    name = getattr(act, "__name__", None) or (act if isinstance(act, str) else None)
+    if name in ("softmax", "linear"):
+        return name
+    return None
+
+
+def needs_softmax(outputs: np.ndarray, model=None) -> bool:
+    """Whether class probabilities need a softmax over the outputs.
+
+    With a model whose last layer is known (see `output_activation`), False after a
+    softmax and True after a linear layer. Otherwise decided from the outputs: True
+    unless every row is already a probability vector (>= 0, sums to 1 within 1e-3).
+    """
+    kind = output_activation(model) if model is not None else None
+    if kind is not None:
+        return kind == "linear"
     out = np.asarray(outputs, dtype=np.float64)
     if out.ndim != 2:
         raise ValueError(
@@ -120,8 +144,9 @@ class ClassScorer:
     """Scores of the explained class for batches of (possibly masked) images.
 
     The score is the class probability: the model's outputs when they already are
-    probabilities, else their softmax (``apply_softmax=None`` detects which on the
-    unmasked images, once, and keeps that choice for every masked batch). A callable
+    probabilities, else their softmax. ``apply_softmax=None`` detects which, once, and
+    keeps that choice for every masked batch: from the last layer when it is a softmax
+    or a linear layer, else from the outputs on the unmasked images (`needs_softmax`). A callable
     target ``score(outputs) -> (N,)`` gets the raw outputs and its values are used as
     they are (``apply_softmax`` is then ignored).
     """
@@ -138,7 +163,7 @@ class ClassScorer:
             self.classes = None
             self.original = self._callable_scores(raw, self.n)
             return
-        self.apply_softmax = needs_softmax(raw) if apply_softmax is None else bool(apply_softmax)
+        self.apply_softmax = needs_softmax(raw, model) if apply_softmax is None else bool(apply_softmax)
         probs = self._probabilities(raw)
         self.classes = resolve_targets(targets, probs)
         self.original = probs[np.arange(self.n), self.classes]

@@ -66,8 +66,10 @@ def average_drop(
             indices, or a callable ``score(outputs) -> (N,)`` used instead of the
             probability.
         top_percent: None for the soft mask, or p in (0, 100] for the binary variant.
-        apply_softmax: None detects whether the outputs already are probabilities
-            (non-negative, rows summing to 1); True/False forces the choice.
+        apply_softmax: None detects whether the outputs already are probabilities:
+            from the last layer when it is a softmax (no) or linear (yes), otherwise
+            from the outputs (non-negative rows summing to 1 need none); True/False
+            forces the choice.
         batch_size: images per model call.
 
     Returns:

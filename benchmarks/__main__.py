@@ -1,0 +1,25 @@
+"""``python -m benchmarks [overrides]`` -- the Hydra app. Configs: the repo's ``conf/``
+(or ``$TFCAM_CONF``)."""
+from __future__ import annotations
+
+import os
+import warnings
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+
+import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
+
+from benchmarks.configs import default_conf_dir  # noqa: E402
+
+
+@hydra.main(version_base="1.3", config_path=str(default_conf_dir()), config_name="config")
+def main(cfg: DictConfig) -> None:
+    warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    from benchmarks.app import run
+    run(cfg, HydraConfig.get().runtime.output_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The benchmark run: data, then per model (ImageNet weights, cached, or trained) every task
+of the experiment, each unit of work appended to the results as soon as it is done; then the
+report (summary.md and figures). ``python -m benchmarks`` calls :func:`run` through Hydra."""
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from benchmarks.configs import load_group
+from benchmarks.context import Context, as_list
+from benchmarks.results import ResultStore
+from benchmarks.runners import MAP_TASKS, OTHER_TASKS, TASKS, maps
+
+
+def load_dataset(dcfg, progress: bool = False):
+    kind = str(dcfg.get("kind", "synthetic"))
+    if kind == "synthetic":
+        from benchmarks.data.synthetic import SyntheticSpec, generate
+        fields = SyntheticSpec.__dataclass_fields__
+        spec = SyntheticSpec(**{k: (tuple(v) if k == "object_scale" else v)
+                                for k, v in OmegaConf.to_container(dcfg, resolve=True).items() if k in fields})
+        return generate(spec, progress=progress)
+    if kind == "folder":
+        from benchmarks.data.folder import load_folder
+        return load_folder(dcfg.root, int(dcfg.image_size), dcfg.get("csv_file"),
+                           dcfg.get("class_names"), dcfg.get("limit"))
+    raise ValueError(f"unknown dataset kind {kind!r} (synthetic, folder)")
+
+
+def model_configs(cfg) -> list:
+    if cfg.get("model") is not None:
+        return [cfg.model]
+    return [load_group("model", str(n)) for n in as_list(cfg.models)]
+
+
+def task_options(cfg) -> dict:
+    tasks = cfg.get("tasks") or {}
+    if isinstance(tasks, (list, tuple)) or OmegaConf.is_list(tasks):
+        tasks = {str(t): {} for t in tasks}
+    else:
+        tasks = {str(k): (v if v is not None else {}) for k, v in tasks.items()}
+    unknown = sorted(set(tasks) - set(TASKS))
+    if unknown:
+        raise ValueError(f"unknown task(s) {unknown}; known: {list(TASKS)}")
+    return tasks
+
+
+def fingerprint(cfg) -> dict:
+    """What the meaning of recorded rows depends on (not the lists of methods or layers:
+    adding a method to a finished run computes just that method)."""
+    keep = {k: cfg.get(k) for k in ("dataset", "metrics", "train", "batch_size", "seed")}
+    return OmegaConf.to_container(OmegaConf.create(keep), resolve=True)
+
+
+def _train_cfg(cfg, model_cfg):
+    return OmegaConf.merge(cfg.train, model_cfg.get("train") or {})
+
+
+def _save_reference_images(out: Path, data, n: int) -> None:
+    """The first images and their masks, for the report's heatmap grids."""
+    n = min(n, len(data))
+    folder = out / "maps"
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(folder / "images.npz", images=data.images[:n].astype(np.float16),
+                        masks=data.masks[:n], image=np.arange(n), labels=data.labels[:n])
+
+
+def run(cfg: DictConfig, out_dir, log=print) -> Path:
+    """Run the experiment ``cfg`` into ``out_dir``; return the summary's path."""
+    from benchmarks import report
+    from benchmarks.models.train import load_or_train
+
+    t_start = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    progress = bool(cfg.get("progress", True))
+    tasks = task_options(cfg)
+    experiment = str(cfg.get("experiment", {}).get("name", "custom"))
+    store = ResultStore(out, fingerprint(cfg), resume=bool(cfg.get("resume", True)), log=log)
+    (out / "run_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    data = load_dataset(cfg.dataset, progress)
+    _save_reference_images(out, data, int(cfg.get("report", {}).get("n_images", 4)))
+    log(f"[tfcam-bench] {experiment}: {len(data)} images of {data.image_size} from {data.name}; "
+        f"tasks {list(tasks)}; output {out}")
+    for model_cfg in model_configs(cfg):
+        train_cfg = _train_cfg(cfg, model_cfg)
+        model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if data.meta.get("spec") else None,
+                                    data.image_size[0], max(data.num_classes, 2), cfg.cache_dir,
+                                    progress=progress, log=log)
+        probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
+        predicted = probs.argmax(-1)
+        class_labels = info.source != "imagenet" and str(cfg.dataset.get("targets", "label")) == "label" \
+            and (data.labels >= 0).all()
+        targets = data.labels.copy() if class_labels else predicted.copy()
+        unit = f"model|{model_cfg.name}|-|-|info"
+        base = {"experiment": experiment, "task": "model", "model": str(model_cfg.name),
+                "dataset": data.name, "method": "", "library": "", "layer_choice": "", "layer": "",
+                "image": -1}
+        if not store.is_done(unit):
+            rows = [{**base, "metric": "val_accuracy", "param": info.source,
+                     "value": np.nan if info.accuracy is None else info.accuracy}]
+            if class_labels:
+                rows.append({**base, "metric": "eval_accuracy", "param": info.source,
+                             "value": float(np.mean(predicted == data.labels))})
+            if not info.accurate_enough:
+                rows.append({**base, "metric": "not_accurate_enough", "param": str(train_cfg.get("on_inaccurate")),
+                             "value": info.accuracy,
+                             "error": f"val accuracy {info.accuracy:.3f} < min_accuracy {info.min_accuracy}"})
+            store.write(unit, rows)
+        if not info.accurate_enough:
+            policy = str(train_cfg.get("on_inaccurate", "skip"))
+            if policy == "error":
+                raise RuntimeError(f"model {model_cfg.name}: accuracy {info.accuracy:.3f} < {info.min_accuracy}")
+            if policy == "skip":
+                log(f"[tfcam-bench] {model_cfg.name} skipped: not accurate enough to explain "
+                    f"(reported in summary.md; set train.on_inaccurate=warn to use it anyway)")
+                continue
+        ctx = Context(cfg=cfg, out=out, store=store, data=data, model_cfg=model_cfg, model=model,
+                      info=info, targets=targets.astype(np.int64), predicted=predicted,
+                      class_labels=bool(class_labels), experiment=experiment, log=log)
+        total = maps.count_units(ctx, tasks) + sum(
+            runner.count_units(ctx, tasks[name] or {}) for name, runner in OTHER_TASKS.items() if name in tasks)
+        from tqdm.auto import tqdm
+        with tqdm(total=total, desc=str(model_cfg.name), unit="item", disable=not progress) as bar:
+            maps.run(ctx, {t: tasks[t] for t in MAP_TASKS if t in tasks}, bar)
+            for name, runner in OTHER_TASKS.items():
+                if name in tasks:
+                    runner.run(ctx, tasks[name] or {}, bar)
+        del ctx, model
+        gc.collect()
+    store.export()
+    summary = report.write_report(out, cfg=cfg, log=log)
+    log(f"[tfcam-bench] done in {time.perf_counter() - t_start:.0f}s: {summary}")
+    return summary

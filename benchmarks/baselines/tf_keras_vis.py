@@ -1,0 +1,76 @@
+"""tf-keras-vis 0.8.7 as a baseline, returning maps in tfcam's form: (N, H, W) float32 in
+[0, 1] at the input resolution.
+
+tf-keras-vis builds a sub-model from the model's inputs to the chosen layer's output; on a
+model nested inside another (the transfer-learning pattern) that sub-model is disconnected
+and the call fails, and a layer of the inner model cannot be named at all. Those failures
+are raised as :class:`BaselineError` with tf-keras-vis's own message, and the runners write
+them into the results table instead of dropping the row.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+METHODS = ("gradcam", "gradcampp", "scorecam", "layercam", "saliency")
+
+
+class BaselineError(RuntimeError):
+    """tf-keras-vis could not explain this model/layer (the message says why)."""
+
+
+def _visualizer(name: str, model):
+    try:
+        from tf_keras_vis.gradcam import Gradcam
+        from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
+        from tf_keras_vis.layercam import Layercam
+        from tf_keras_vis.saliency import Saliency
+        from tf_keras_vis.scorecam import Scorecam
+        from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+    except Exception as e:  # not installed, or broken on this TensorFlow
+        raise BaselineError(f"tf-keras-vis unavailable: {type(e).__name__}: {e}") from e
+    # Gradient methods differentiate the logit (the softmax is replaced by a linear
+    # activation on tf-keras-vis' own clone); Score-CAM scores softmax probabilities, as
+    # in the paper and in tfcam, so its model is left as it is.
+    classes = {"gradcam": Gradcam, "gradcampp": GradcamPlusPlus, "layercam": Layercam,
+               "saliency": Saliency, "scorecam": Scorecam}
+    if name not in classes:
+        raise ValueError(f"no tf-keras-vis baseline {name!r}; known: {sorted(classes)}")
+    modifier = None if name == "scorecam" else ReplaceToLinear()
+    try:
+        return classes[name](model, model_modifier=modifier, clone=True)
+    except Exception as e:
+        raise BaselineError(f"{type(e).__name__}: {e}") from e
+
+
+class TfKerasVisExplainer:
+    """``explainer(images, targets) -> maps`` for one tf-keras-vis method on one model/layer."""
+
+    library = "tf-keras-vis"
+
+    def __init__(self, name: str, model, layer: str | None, options: dict | None = None):
+        self.name, self.model, self.layer = name, model, layer
+        self.options = dict(options or {})
+        self._viz = _visualizer(name, model)
+
+    def __call__(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        from tf_keras_vis.utils.scores import CategoricalScore
+        images = np.asarray(images, np.float32)
+        score = CategoricalScore([int(t) for t in np.asarray(targets).reshape(-1)])
+        try:
+            if self.name == "saliency":
+                maps = self._viz(score, images, keepdims=False, **self.options)
+            else:
+                maps = self._viz(score, images, penultimate_layer=self.layer,
+                                 seek_penultimate_conv_layer=False, **self.options)
+        except Exception as e:
+            raise BaselineError(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]) from e
+        maps = np.asarray(maps, np.float32).reshape(len(images), *images.shape[1:3])
+        return _unit(maps)
+
+
+def _unit(maps: np.ndarray) -> np.ndarray:
+    """Per-map min-max to [0, 1]; NaN/inf and constant maps become 0."""
+    maps = np.nan_to_num(maps, nan=0.0, posinf=0.0, neginf=0.0)
+    lo = maps.min(axis=(1, 2), keepdims=True)
+    span = maps.max(axis=(1, 2), keepdims=True) - lo
+    return np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0).astype(np.float32)

@@ -1,0 +1,18 @@
+"""Hydra callbacks. After a sweep (``-m``), gather every job's results into one table and
+one summary in the sweep folder, so a sweep over models/methods/layers reads as one run."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+
+
+class AggregateSweep(Callback):
+    def on_multirun_end(self, config, **kwargs) -> None:
+        from benchmarks.report import aggregate_sweep
+        try:
+            path = aggregate_sweep(Path(config.hydra.sweep.dir))
+            if path is not None:
+                print(f"[tfcam-bench] sweep summary: {path}")
+        except Exception as e:  # a broken aggregate must not hide the jobs' own results
+            print(f"[tfcam-bench] could not aggregate the sweep: {type(e).__name__}: {e}")

@@ -1,0 +1,342 @@
+"""summary.md and figures from a run folder's tables (matplotlib, Agg backend).
+
+Everything here reads ``results.csv`` / ``curves.csv`` / ``maps/``, so a report can be
+rebuilt at any time: ``python -m benchmarks.report <run folder>``.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.results import CURVE_COLUMNS, RESULT_COLUMNS, read_table
+
+HIGHER_IS_BETTER = {
+    "iou": True, "pointing_game": True, "energy_pointing_game": True, "loc_delta": True,
+    "class_sensitivity": True, "average_drop": False, "increase_in_confidence": True,
+    "deletion": False, "insertion": True, "win_percent": True, "spearman_vs_tfcam": True,
+    "seconds_per_image": False, "ratio_to_forward_backward": False, "first_call_seconds": False,
+}
+TASK_METRICS = {
+    "localization": ["iou", "pointing_game", "energy_pointing_game", "loc_delta", "class_sensitivity"],
+    "faithfulness": ["average_drop", "increase_in_confidence", "win_percent", "deletion", "insertion"],
+}
+LAYER_ORDER = {"shallow": 0, "mid": 1, "middle": 1, "last": 2, "input": 3}
+LIB_ORDER = {"tfcam": 0, "tf-keras-vis": 1, "baseline": 2}
+
+
+def _md_table(df: pd.DataFrame) -> str:
+    if df.empty:
+        return "_(no rows)_\n"
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    for _, r in df.iterrows():
+        lines.append("| " + " | ".join(str(v) for v in r.values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(mean, std, n, digits=3) -> str:
+    if n == 0 or not np.isfinite(mean):
+        return "–"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def _sort_key(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    df["_l"] = df["layer_choice"].map(lambda x: LAYER_ORDER.get(x, 1.5))
+    df["_lib"] = df["library"].map(lambda x: LIB_ORDER.get(x, 3))
+    return df.sort_values(["model", "_l", "_lib", "method"]).drop(columns=["_l", "_lib"])
+
+
+def win_percent(results: pd.DataFrame) -> pd.DataFrame:
+    """Share of images on which each method has the lowest Average Drop among the methods
+    run at the same model and layer choice (input-space methods and reference maps compete
+    at every layer). Ties share the win. Rows: model, layer_choice, method, value (%)."""
+    drops = results[(results.metric == "average_drop") & results.value.notna()]
+    rows = []
+    for model, dm in drops.groupby("model"):
+        layered = sorted(set(dm.layer_choice) - {"input"}) or ["input"]
+        for choice in layered:
+            sel = dm[dm.layer_choice.isin([choice, "input"])]
+            wide = sel.pivot_table(index="image", columns="method", values="value", aggfunc="first").dropna()
+            if wide.empty or wide.shape[1] < 2:
+                continue
+            best = wide.min(axis=1)
+            winners = wide.le(best + 1e-9, axis=0)
+            share = winners.div(winners.sum(axis=1), axis=0).sum() / len(wide) * 100
+            for method, v in share.items():
+                rows.append({"model": model, "layer_choice": choice, "method": method, "win_percent": float(v),
+                             "images": len(wide)})
+    return pd.DataFrame(rows)
+
+
+def metric_table(results: pd.DataFrame, task: str, metrics: list, wins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """mean ± std per model × method × layer choice (columns: metrics); failed cells say so."""
+    sub = results[results.task == task]
+    if sub.empty:
+        return pd.DataFrame()
+    keys = ["model", "method", "library", "layer_choice"]
+    out = []
+    for key, g in sub.groupby(keys, sort=False):
+        row = dict(zip(keys, key))
+        ok = g[g.metric != "error"]
+        row["layer"] = next((x for x in g.layer if x), "")
+        errors = g[g.metric == "error"]
+        for metric in metrics:
+            vals = ok[ok.metric == metric].value.dropna().to_numpy(float)
+            if metric == "win_percent" and wins is not None and not wins.empty:
+                w = wins[(wins.model == row["model"]) & (wins.method == row["method"]) &
+                         (wins.layer_choice.isin([row["layer_choice"]] if row["layer_choice"] != "input" else wins.layer_choice))]
+                row[metric] = "–" if w.empty else " / ".join(f"{v:.0f}" for v in w.win_percent)
+                continue
+            row[metric] = _fmt(vals.mean(), vals.std(), len(vals)) if len(vals) else "–"
+        n = ok[ok.metric == metrics[0]].image.nunique() if len(ok) else 0
+        row["n"] = int(n)
+        if len(errors):
+            row["note"] = f"failed on {len(errors)} batch(es): {errors.error.iloc[0]}"
+        else:
+            row["note"] = ""
+        out.append(row)
+    df = _sort_key(pd.DataFrame(out))
+    arrows = {m: f"{m} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}" for m in metrics}
+    return df.rename(columns=arrows)
+
+
+def _paired(a: pd.Series, b: pd.Series) -> tuple:
+    """Mean difference a-b over shared images and a two-sided Wilcoxon signed-rank p."""
+    joined = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
+    if joined.empty:
+        return np.nan, np.nan, 0
+    d = joined.a - joined.b
+    p = np.nan
+    if (d != 0).any():
+        try:
+            from scipy.stats import wilcoxon
+            p = float(wilcoxon(joined.a, joined.b).pvalue)
+        except Exception:
+            p = np.nan
+    return float(d.mean()), p, len(joined)
+
+
+def _per_image(results, model, method, choice, metric) -> pd.Series:
+    sel = results[(results.model == model) & (results.method == method) & (results.metric == metric)
+                  & (results.layer_choice == choice)]
+    return sel.groupby("image").value.first()
+
+
+def findings(results: pd.DataFrame) -> list:
+    """Plain statements, with their numbers, about the questions the suite exists for."""
+    out = []
+    loc = results[(results.task == "localization") & (results.metric != "error")]
+    models = list(dict.fromkeys(results.model[results.model != ""]))
+    for model in models:
+        lm = loc[loc.model == model]
+        if lm.empty:
+            continue
+        # 1. Grad-CAM (last layer) against the centred Gaussian prior
+        for metric in ("energy_pointing_game", "pointing_game", "iou"):
+            a = _per_image(lm, model, "gradcam", "last", metric)
+            b = _per_image(lm, model, "gaussian", "input", metric)
+            if len(a) and len(b):
+                d, p, n = _paired(a, b)
+                verdict = "beats" if d > 0 and (np.isnan(p) or p < 0.05) else \
+                    ("is no better than" if d <= 0 else "is not significantly better than")
+                out.append(f"**{model}**: Grad-CAM at the last layer {verdict} a centred Gaussian map on "
+                           f"{metric} ({a.mean():.3f} vs {b.mean():.3f}, mean difference {d:+.3f}, "
+                           f"Wilcoxon p={p:.2g}, {n} images).")
+        # 2. Relevance-CAM vs Grad-CAM from the last to the shallow layer
+        for metric in ("energy_pointing_game", "pointing_game"):
+            vals = {}
+            for method in ("gradcam", "relevance_cam"):
+                for choice in ("shallow", "mid", "last"):
+                    s = _per_image(lm, model, method, choice, metric)
+                    if len(s):
+                        vals[(method, choice)] = s
+            if all((m, c) in vals for m in ("gradcam", "relevance_cam") for c in ("shallow", "last")):
+                g_drop = vals[("gradcam", "last")].mean() - vals[("gradcam", "shallow")].mean()
+                r_drop = vals[("relevance_cam", "last")].mean() - vals[("relevance_cam", "shallow")].mean()
+                d, p, n = _paired(vals[("relevance_cam", "shallow")], vals[("gradcam", "shallow")])
+                trail = " → ".join(f"{vals[('gradcam', c)].mean():.3f}" for c in ("last", "mid", "shallow") if ("gradcam", c) in vals)
+                rtrail = " → ".join(f"{vals[('relevance_cam', c)].mean():.3f}" for c in ("last", "mid", "shallow") if ("relevance_cam", c) in vals)
+                keeps = r_drop < g_drop
+                out.append(
+                    f"**{model}**, {metric} from the last to the shallow layer: Grad-CAM {trail}, "
+                    f"Relevance-CAM {rtrail}. At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} "
+                    f"(Wilcoxon p={p:.2g}, {n} images): Relevance-CAM "
+                    + ("keeps its localization better than Grad-CAM" if keeps and d > 0 else
+                       "does **not** keep its localization better than Grad-CAM") + " here.")
+    agree = results[(results.task == "agreement") & (results.metric == "spearman_vs_tfcam")]
+    if not agree.empty:
+        parts = [f"{r.method}@{r.layer_choice} on {r.model}: {r.value:.3f}"
+                 for r in agree.groupby(["model", "method", "layer_choice"]).value.median().reset_index().itertuples()]
+        out.append("Agreement of tf-keras-vis with tfcam (median Spearman rank correlation of the maps): "
+                   + "; ".join(parts) + ".")
+    errs = results[(results.metric == "error") & (results.library == "tf-keras-vis")]
+    if not errs.empty:
+        for (model, method), g in errs.groupby(["model", "method"]):
+            out.append(f"tf-keras-vis **failed** for {method} on {model} "
+                       f"({', '.join(sorted(set(g.layer_choice)))}): `{g.error.iloc[0]}`.")
+    errs = results[(results.metric == "error") & (results.library != "tf-keras-vis")]
+    if not errs.empty:
+        for (model, method), g in errs.groupby(["model", "method"]):
+            out.append(f"{method} failed on {model} ({', '.join(sorted(set(g.layer_choice)))}): `{g.error.iloc[0]}`.")
+    san = results[(results.task == "sanity") & (results.metric == "spearman_abs")]
+    if not san.empty:
+        san = san.assign(mode=san.param.str.split(":").str[0], step=san.param.str.split(":").str[1].astype(int))
+        for (model, method, choice, mode), g in san.groupby(["model", "method", "layer_choice", "mode"]):
+            last = g[g.step == g.step.max()].value.mean()
+            first = g[g.step == g.step.min()].value.mean()
+            if mode == "cascading":
+                out.append(f"Sanity ({model}, {method}@{choice}, cascading): Spearman |map| vs the trained "
+                           f"model's is {first:.2f} after randomizing the top layer and {last:.2f} with all "
+                           f"layers randomized — " + ("passes (maps change)" if last < 0.5 else
+                                                      "**fails** (maps barely change)") + ".")
+    return out
+
+
+def _environment() -> list:
+    lines = [f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
+             f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
+             f"- command: `{' '.join([Path(sys.argv[0]).name] + sys.argv[1:])}`"]
+    try:
+        import keras
+        lines.append(f"- keras {keras.__version__} ({keras.backend.backend()} backend)")
+    except Exception:
+        pass
+    for mod in ("tfcam", "tensorflow", "tf_keras_vis"):
+        try:
+            m = __import__(mod)
+            lines.append(f"- {mod} {getattr(m, '__version__', '?')}")
+        except Exception:
+            pass
+    return lines
+
+
+def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str = "") -> Path:
+    folder = Path(folder)
+    parts = [f"# tfcam benchmark: {title or folder.name}\n", *_environment(), ""]
+    models = results[results.task == "model"]
+    if not models.empty:
+        rows = []
+        for name, g in models.groupby("model", sort=False):
+            get = lambda m: g[g.metric == m].value.iloc[0] if (g.metric == m).any() else np.nan  # noqa: E731
+            skipped = g[g.metric == "not_accurate_enough"]
+            rows.append({"model": name, "weights": g.param.iloc[0],
+                         "val accuracy": f"{get('val_accuracy'):.3f}" if np.isfinite(get("val_accuracy")) else "–",
+                         "accuracy on these images": f"{get('eval_accuracy'):.3f}" if np.isfinite(get("eval_accuracy")) else "–",
+                         "status": (f"NOT ACCURATE ENOUGH: {skipped.error.iloc[0]} ({skipped.param.iloc[0]})"
+                                    if len(skipped) else "explained")})
+        parts += ["## Models\n", _md_table(pd.DataFrame(rows))]
+    found = findings(results)
+    if found:
+        parts += ["## Findings\n", "Computed from the table below by `benchmarks/report.py`; "
+                  "paired tests are over the same images.\n", *[f"- {f}" for f in found], ""]
+    wins = win_percent(results)
+    for task, metrics in TASK_METRICS.items():
+        table = metric_table(results, task, metrics, wins)
+        if not table.empty:
+            parts += [f"## {task.capitalize()} (mean ± std over images)\n", _md_table(table)]
+    if not wins.empty:
+        parts.append("Win %: share of images where the method has the lowest Average Drop among the methods "
+                     "at that layer (input-space and reference maps compete at every layer; one value per layer "
+                     "for those).\n")
+    agree = results[(results.task == "agreement") & (results.metric == "spearman_vs_tfcam")]
+    if not agree.empty:
+        t = agree.groupby(["model", "method", "param", "layer_choice"]).value.agg(["mean", "std", "median", "count"]).reset_index()
+        t = t.rename(columns={"param": "tfcam counterpart", "count": "n"})
+        for c in ("mean", "std", "median"):
+            t[c] = t[c].map(lambda v: f"{v:.3f}")
+        parts += ["## Agreement: tf-keras-vis vs tfcam (Spearman rank correlation of the maps)\n", _md_table(t)]
+    san = results[(results.task == "sanity") & (results.metric != "error")]
+    if not san.empty:
+        san = san.assign(mode=san.param.str.split(":").str[0], step=san.param.str.split(":").str[1].astype(int))
+        last = san[san.step == san.groupby(["model", "method", "layer_choice", "mode"]).step.transform("max")]
+        t = last.groupby(["model", "method", "layer_choice", "mode", "metric"]).value.mean().unstack("metric").reset_index()
+        for c in t.columns[4:]:
+            t[c] = t[c].map(lambda v: f"{v:.3f}")
+        parts += ["## Sanity checks: similarity to the trained model's maps at the last randomization step\n",
+                  "Lower is better (a method should depend on the weights). Cascading: all listed layers "
+                  "randomized; independent: the bottom layer alone.\n", _md_table(t)]
+    shat = results[(results.task == "shattered_gradients") & (results.metric != "error")]
+    if not shat.empty:
+        t = shat.groupby(["model", "layer", "metric"]).value.mean().unstack("metric").reset_index()
+        order = {ln: i for i, ln in enumerate(dict.fromkeys(shat.layer))}
+        t = t.sort_values(["model", "layer"], key=lambda s: s.map(order) if s.name == "layer" else s)
+        for c in t.columns[2:]:
+            t[c] = t[c].map(lambda v: f"{v:.3f}")
+        parts += ["## Shattered gradients per layer (means over images)\n", _md_table(t)]
+    speed = results[(results.task == "speed")]
+    if not speed.empty:
+        ok = speed[speed.metric != "error"]
+        t = ok.pivot_table(index=["model", "method", "library", "layer_choice"], columns="metric",
+                           values="value", aggfunc="first").reset_index()
+        for c in ("seconds_per_image", "first_call_seconds"):
+            if c in t:
+                t[c] = t[c].map(lambda v: f"{v * 1000:.1f} ms" if np.isfinite(v) else "–")
+        if "ratio_to_forward_backward" in t:
+            t["ratio_to_forward_backward"] = t["ratio_to_forward_backward"].map(lambda v: f"{v:.1f}×" if np.isfinite(v) else "–")
+        err = speed[speed.metric == "error"]
+        for r in err.itertuples():
+            t = pd.concat([t, pd.DataFrame([{"model": r.model, "method": r.method, "library": r.library,
+                                             "layer_choice": r.layer_choice, "seconds_per_image": f"failed: {r.error}"}])])
+        parts += ["## Speed (best of repeats; ratio to one compiled forward+backward pass)\n", _md_table(t.fillna(""))]
+    timing = results[results.metric == "explain_seconds_per_image"]
+    if not timing.empty:
+        t = timing.groupby(["model", "method", "library", "layer_choice"]).value.mean().reset_index()
+        t["ms per image (in the run)"] = t.value.map(lambda v: f"{v * 1000:.1f}")
+        parts += ["## Explanation time during the run\n", _md_table(_sort_key(t.drop(columns="value")))]
+    if figures:
+        parts += ["## Figures\n", *[f"- [{Path(f).name}]({Path(f).relative_to(folder).as_posix()})" for f in figures], ""]
+    n_err = int((results.metric == "error").sum())
+    parts += [f"---\n{len(results)} rows in `results.csv` (one per image × model × method × layer × metric); "
+              f"{n_err} error rows (failed batches are kept in the table with their message)."]
+    path = folder / "summary.md"
+    tmp = folder / "summary.md.tmp"
+    tmp.write_text("\n".join(parts) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def write_report(folder, cfg=None, log=print) -> Path:
+    folder = Path(folder)
+    results = read_table(folder / "results.csv", RESULT_COLUMNS)
+    curves = read_table(folder / "curves.csv", CURVE_COLUMNS)
+    figures = []
+    want_figures = True if cfg is None else bool(cfg.get("report", {}).get("figures", True))
+    if want_figures:
+        from benchmarks import figures as figs
+        try:
+            figures = figs.all_figures(folder, results, curves, cfg, log=log)
+        except Exception as e:  # figures are a bonus: never lose the summary for them
+            log(f"[tfcam-bench] figures failed: {type(e).__name__}: {e}")
+    title = "" if cfg is None else str(cfg.get("experiment", {}).get("name", ""))
+    return write_summary(folder, results, figures, title)
+
+
+def aggregate_sweep(sweep_dir: Path) -> Path | None:
+    """Concatenate the jobs' results.csv under ``sweep_dir`` and summarize them."""
+    sweep_dir = Path(sweep_dir)
+    tables = [read_table(p) for p in sorted(sweep_dir.rglob("results.csv")) if p.parent != sweep_dir]
+    if not tables:
+        return None
+    results = pd.concat(tables, ignore_index=True).drop_duplicates(
+        subset=[c for c in RESULT_COLUMNS if c not in ("value", "error")])
+    results.to_csv(sweep_dir / "results.csv", index=False)
+    curves = [read_table(p, CURVE_COLUMNS) for p in sorted(sweep_dir.rglob("curves.csv")) if p.parent != sweep_dir]
+    curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS)
+    figures = []
+    try:
+        from benchmarks import figures as figs
+        figures = figs.all_figures(sweep_dir, results, curves, None, map_dirs=[p.parent for p in sweep_dir.rglob("maps")])
+    except Exception as e:
+        print(f"[tfcam-bench] sweep figures failed: {type(e).__name__}: {e}")
+    return write_summary(sweep_dir, results, figures, f"sweep {sweep_dir.name}")
+
+
+if __name__ == "__main__":
+    print(write_report(Path(sys.argv[1])))

@@ -1,0 +1,92 @@
+"""Guided Backprop, Deconvnet and Guided Grad-CAM: the LRP walk with gradient rules.
+
+Every step passes the gradient back (`vjp(op)(upstream)`) except the ReLUs, which apply
+Guided Backprop's rule `upstream · 1[x > 0] · 1[upstream > 0]` (Springenberg et al., 2015)
+or Deconvnet's `ReLU(upstream)` (Zeiler & Fergus, 2014). Every ReLU counts: ReLU layers,
+Activation("relu"), a layer's own `activation="relu"` (the traced graph splits it into its
+own step) and `keras.ops.relu` nodes, inside nested models too: a ReLU that stayed plain
+would silently turn the result back into a gradient.
+
+Fields: attributions (N, H, W, C) = the guided gradient; raw (N, H, W) = max over channels
+of |attributions|; maps = minmax(raw).
+
+Guided Grad-CAM (Selvaraju et al., 2017) multiplies Guided Backprop by the Grad-CAM map of a
+layer upsampled to the input (and normalized to [0, 1]): attributions = guided ⊙ cam,
+raw = max over channels of |attributions| (at the input's resolution), channel_weights =
+the Grad-CAM weights.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+from tfcam._maps import minmax, to_input_resolution
+from tfcam.attribution.gradients import InputSpaceMethod
+from tfcam.cam.base import activations_and_gradients, weighted_sum
+from tfcam.explainer import Explainer, to_numpy
+from tfcam.lrp import rules
+from tfcam.lrp.composites import Composite
+from tfcam.lrp.methods import RelevanceWalker
+
+
+def guided_composite() -> Composite:
+    return Composite(relu=rules.GuidedReLU(), default=rules.Gradient(), name="guided_backprop")
+
+
+def deconvnet_composite() -> Composite:
+    return Composite(relu=rules.DeconvReLU(), default=rules.Gradient(), name="deconvnet")
+
+
+class _GradientWalker(RelevanceWalker):
+    gradient_walk = True
+    make_composite = staticmethod(guided_composite)
+
+    def guided_gradients(self, images, indices):
+        """(guided gradient w.r.t. the input, scores, resolved targets), traced."""
+        _, grads, scores, resolved = self.relevance_pass(images, indices)
+        return grads, scores, resolved
+
+
+class GuidedBackprop(_GradientWalker, InputSpaceMethod):
+    method = "guided_backprop"
+
+    def __init__(self, model, layer=None, **kwargs):
+        super().__init__(model, None, **kwargs)
+        self.plan_walk(self.make_composite(), "one_hot")
+
+    def explain_batch(self, images, indices):
+        def run(images, indices):
+            grads, scores, resolved = self.guided_gradients(images, indices)
+            raw = ops.max(ops.abs(grads), axis=-1)
+            return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,
+                        attributions=grads)
+
+        return to_numpy(self.compiled(self.method, run)(images, indices))
+
+
+class Deconvnet(GuidedBackprop):
+    method = "deconvnet"
+    make_composite = staticmethod(deconvnet_composite)
+
+
+class GuidedGradCAM(_GradientWalker, Explainer):
+    method = "guided_gradcam"
+
+    def __init__(self, model, layer=None, **kwargs):
+        super().__init__(model, layer, **kwargs)
+        self.plan_walk(self.make_composite(), "one_hot")
+
+    def explain_batch(self, images, indices):
+        size = self.input_size
+
+        def run(images, indices):
+            a, g, scores, resolved = activations_and_gradients(self, images, indices)
+            weights = ops.mean(g, axis=(1, 2))
+            cam = to_input_resolution(ops.relu(weighted_sum(weights, a)), size)
+            guided, _, _ = self.guided_gradients(images, indices)
+            attributions = guided * cam[..., None]
+            raw = ops.max(ops.abs(attributions), axis=-1)
+            return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,
+                        channel_weights=weights, attributions=attributions)
+
+        return to_numpy(self.compiled(self.method, run)(images, indices))

@@ -1,0 +1,108 @@
+"""LRP as an explainer: relevance to the input (`LRP`) or at any layer (`relevance_at`).
+
+`LRP(model, composite="epsilon_plus", start="one_hot")`:
+    relevance / attributions: (N, H, W, C) input relevance;
+    raw: (N, H, W) relevance summed over channels (signed);
+    maps: minmax of the positive part of raw (positive evidence in [0, 1]; the negative
+    evidence is in raw and relevance).
+One forward pass and one backward walk per batch, compiled together.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+from tfcam._maps import minmax
+from tfcam.attribution.gradients import InputSpaceMethod
+from tfcam.explainer import Explainer, to_numpy
+from tfcam.lrp import composites
+from tfcam.lrp.start import check_start, seeds
+from tfcam.lrp.walk import Walk
+
+
+def make_walk(explainer: Explainer, composite, stop=None, callable_target=False) -> Walk:
+    program = explainer.program
+    seed_keys = program.output_keys if callable_target else (program.logit_key,)
+    return Walk(program, composite, stop, seed_keys)
+
+
+class RelevanceWalker:
+    """Mixin: a Walk per target kind (class targets start at the logits, callables at the
+    outputs), built on first use."""
+
+    composite = None
+    start = "one_hot"
+    gradient_walk = False
+
+    def plan_walk(self, composite, start: str, stop=None) -> None:
+        """Set the composite and start, and plan the walk now, so that an unsupported
+        layer fails when the explainer is made, not on the first batch."""
+        self.composite = composites.get(composite)
+        self.start = check_start(start)
+        self._walks = {(stop, False): make_walk(self, self.composite, stop)}
+
+    def _walk(self, stop=None) -> Walk:
+        key = (stop, self.spec.is_callable)
+        if key not in self._walks:
+            self._walks[key] = make_walk(self, self.composite, stop, self.spec.is_callable)
+        return self._walks[key]
+
+    def relevance_pass(self, images, indices, stop=None):
+        """(env, relevance at `stop`, scores, resolved targets), traced in a compiled fn."""
+        walk = self._walk(stop)
+        env = walk.forward(images)
+        start_at, scores, resolved = seeds(
+            self.program, env, self.spec, indices, self.start, gradient=self.gradient_walk)
+        return env, walk.relevance(env, start_at), scores, resolved
+
+
+class LRP(RelevanceWalker, InputSpaceMethod):
+    """Layer-wise Relevance Propagation to the input."""
+
+    method = "lrp"
+
+    def __init__(self, model, layer=None, *, composite="epsilon_plus", start: str = "one_hot",
+                 **kwargs):
+        super().__init__(model, None, **kwargs)
+        self.plan_walk(composite, start)
+
+    def explain_batch(self, images, indices):
+        def run(images, indices):
+            _, relevance, scores, resolved = self.relevance_pass(images, indices)
+            raw = ops.sum(relevance, axis=-1)
+            return dict(maps=minmax(ops.relu(raw)), raw=raw, scores=scores, targets=resolved,
+                        attributions=relevance, relevance=relevance)
+
+        return to_numpy(self.compiled("lrp", run)(images, indices))
+
+
+class LayerRelevance(RelevanceWalker, Explainer):
+    """Activations and LRP relevance at a layer, without making a map."""
+
+    method = "layer_relevance"
+
+    def __init__(self, model, layer=None, *, composite="relevance_cam", start: str = "clrp",
+                 **kwargs):
+        super().__init__(model, layer, **kwargs)
+        self.plan_walk(composite, start, self.tap.key)
+
+    def explain_batch(self, images, indices):
+        def run(images, indices):
+            env, relevance, scores, resolved = self.relevance_pass(images, indices, self.tap.key)
+            return dict(activations=env[self.tap.key], relevance=relevance, scores=scores,
+                        targets=resolved)
+
+        return to_numpy(self.compiled("layer_relevance", run)(images, indices))
+
+
+def relevance_at(model, inputs, layer=None, targets=None, composite="relevance_cam",
+                 start: str = "clrp", batch_size: int = 32):
+    """Activations A (N, h, w, K), LRP relevance R at `layer` (same shape) and scores (N,).
+
+    The counterpart of `tfcam.layer_gradients` for relevance (e.g. gradient shattering
+    analyses): Relevance-CAM's channel weights are `R.sum(axis=(1, 2))`.
+    """
+    explainer = LayerRelevance(model, layer, composite=composite, start=start,
+                               batch_size=batch_size, progress=False)
+    out = explainer.run(inputs, targets)
+    return out["activations"], out["relevance"], out["scores"]

@@ -1,0 +1,319 @@
+"""LRP rules: how one layer hands the relevance of its outputs down to its inputs.
+
+Every rule is an object with
+
+    relevance_in(site, inputs, outputs, relevance_out) -> [relevance of each input]
+
+where `site` is the step of the traced graph being walked (`site.layer`, `site.path`,
+`site.linear`: the layer's `LinearMap` with BatchNorm folded in when canonized, or None for
+a layer without weights, `site.forward(*inputs)`: the step's own computation), `inputs` and
+`outputs` the tensors recorded in the forward pass and `relevance_out` one tensor per output.
+Rules are written with `keras.ops` and `tfcam.backend.vjp`, so they trace into one compiled
+function on TensorFlow and JAX.
+
+The weight rules use the gradient trick (Montavon et al., 2019): with `z = ε + ρ(layer)(a)`
+and `s = R / z` held constant, `c = vjp(ρ(layer), a)(s)` and `R_in = a ⊙ c`: one
+vector-Jacobian product per term.
+
+| rule | relevance |
+|---|---|
+| `Zero()` (LRP-0) | ρ = identity; `1e-9·sign(z)` against division by zero |
+| `Epsilon(ε)` | `ε·sign(z)` added to z |
+| `Gamma(γ)` | weights and bias `w + γ w⁺` |
+| `AlphaBeta(α, β)` | `α (aw)⁺/Σ(aw)⁺ − β (aw)⁻/Σ(aw)⁻` (bias parts in their sums), α − β = 1 |
+| `ZPlus()` | α=1, β=0 without bias: positive contributions only |
+| `ZBox(low, high)` | z^B for the input layer: `z = Wx − W⁺l − W⁻h` |
+| `Flat()` / `WSquare()` | weights replaced by 1 / by `w²`, inputs ignored |
+| `Pass()` | relevance unchanged (activations, BatchNorm, Dropout, preprocessing) |
+| `Gradient()` | `vjp(op)(R)`: reshaping ops, slicing (Concatenate), padding, and gradients |
+| `WinnerTakesAll()` | max pooling: all relevance to the maximum (the gradient of max) |
+| `Proportional()` | `R_i = x_i ⊙ vjp(op)(R / z)`: average pooling, Add, any linear op |
+| `GuidedReLU()` / `DeconvReLU()` | Guided Backprop / Deconvnet backward passes through ReLU |
+
+`Epsilon`, `Zero` and `Proportional` also work on layers without a `LinearMap` (they use the
+layer's own computation, bias included), which makes them the one-line choice for a custom
+layer that computes a (piecewise) linear function of its inputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from keras import ops
+
+from tfcam import backend
+
+TINY = 1e-9  # the LRP-0 stabilizer: only guards against division by zero
+
+
+def stabilize(z, epsilon):
+    """`z + ε·sign(z)`, with sign(0) = +1, so the result is never 0 for ε > 0."""
+    return z + epsilon * ops.where(z >= 0, 1.0, -1.0)
+
+
+def _single(values, site, rule):
+    if len(values) != 1:
+        raise ValueError(
+            f"{type(rule).__name__} handles layers with one input and one output; "
+            f"'{site.path}' ({type(site.layer).__name__}) has {len(values)}."
+        )
+    return values[0]
+
+
+def _forward(site, n_outputs):
+    """The step's computation as a function of its inputs (a tensor for one output)."""
+    if n_outputs == 1:
+        return lambda *xs: site.forward(*xs)[0]
+    return lambda *xs: list(site.forward(*xs))
+
+
+def _cotangent(values):
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _pos(x):
+    return ops.maximum(x, 0.0)
+
+
+def _neg(x):
+    return ops.minimum(x, 0.0)
+
+
+class Rule:
+    """Base class: override `relevance_in`."""
+
+    def relevance_in(self, site, inputs, outputs, relevance_out) -> list:
+        raise NotImplementedError
+
+    def __repr__(self):
+        params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({params})"
+
+
+# ------------------------------------------------------------------- generic rules
+class Pass(Rule):
+    """Relevance passes unchanged (same shape in and out): activations, BN, Dropout, ..."""
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        _single(inputs, site, self)
+        return [_single(relevance_out, site, self)]
+
+
+class Gradient(Rule):
+    """`R_in = vjp(op)(R)`: exact for reshapes, crops, pads and slices; the chain rule."""
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        _, pullback = backend.vjp(_forward(site, len(outputs)), *inputs)
+        return pullback(_cotangent(relevance_out))
+
+
+class WinnerTakesAll(Gradient):
+    """Max pooling: all relevance of a window goes to its maximum (the gradient of max)."""
+
+
+class Epsilon(Rule):
+    """LRP-ε: `R_in = a ⊙ vjp(layer)(R / (z + ε·sign z))`, z the layer's output (bias in).
+
+    On a layer without a `LinearMap` it uses the layer's own computation, so it applies to
+    any layer that is a (piecewise) linear function of its inputs.
+    """
+
+    def __init__(self, epsilon: float = 1e-6):
+        self.epsilon = float(epsilon)
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        linear = site.linear
+        if linear is None:
+            z, pullback = backend.vjp(_forward(site, len(outputs)), *inputs)
+            z = z if isinstance(z, (list, tuple)) else [z]
+            s = [r / stabilize(zi, self.epsilon) for r, zi in zip(relevance_out, z)]
+            return [x * c for x, c in zip(inputs, pullback(_cotangent(s)))]
+        a = _single(inputs, site, self)
+        r = _single(relevance_out, site, self)
+        z, pullback = backend.vjp(lambda x: linear.op(x, linear.kernel), a)
+        z = linear.add_bias(z, linear.bias)
+        (c,) = pullback(r / stabilize(z, self.epsilon))
+        return [a * c]
+
+
+class Zero(Epsilon):
+    """LRP-0: the relevance of each output split in proportion to the contributions a·w."""
+
+    def __init__(self):
+        super().__init__(TINY)
+
+    def __repr__(self):
+        return "Zero()"
+
+
+class Proportional(Epsilon):
+    """`R_i = x_i ⊙ vjp(op)(R / z)`: average pooling, Add, Subtract (LRP-0 on any op)."""
+
+    def __init__(self, epsilon: float = TINY):
+        super().__init__(epsilon)
+
+
+# ------------------------------------------------------------------- weight rules
+class WeightRule(Rule):
+    """A rule that modifies a Dense / convolution layer's weights; subclasses give `terms`."""
+
+    epsilon = TINY
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        linear = site.linear
+        if linear is None:
+            raise ValueError(
+                f"the {type(self).__name__} rule modifies weights and applies to Dense and "
+                f"convolution layers; '{site.path}' is a {type(site.layer).__name__}. Use "
+                "tfcam.lrp.rules.Epsilon() (any linear layer) or register another rule."
+            )
+        a = _single(inputs, site, self)
+        r = _single(relevance_out, site, self)
+        return [self.linear_relevance(linear, a, r, site.inputs_nonnegative)]
+
+    def linear_relevance(self, linear, a, r, nonnegative: bool):
+        raise NotImplementedError
+
+
+def _z_terms(linear, terms, bias, r, epsilon):
+    """The gradient trick for `z = Σ_t σ_t op(x_t, K_t) + bias`, terms (x_t, K_t, σ_t).
+
+    `s = R / (z + ε·sign z)`; returns `Σ_t σ_t x_t ⊙ vjp(op(·, K_t))(s)`.
+    """
+    z, pullbacks = None, []
+    for x, kernel, sign in terms:
+        z_t, pullback = backend.vjp(lambda v, k=kernel: linear.op(v, k), x)
+        pullbacks.append(pullback)
+        z_t = z_t if sign == 1.0 else sign * z_t
+        z = z_t if z is None else z + z_t
+    s = r / stabilize(linear.add_bias(z, bias), epsilon)
+    total = None
+    for (x, _, sign), pullback in zip(terms, pullbacks):
+        (c,) = pullback(s)
+        part = x * c if sign == 1.0 else sign * x * c
+        total = part if total is None else total + part
+    return total
+
+
+class Gamma(WeightRule):
+    """LRP-γ: weights and bias `w + γ w⁺`, favouring positive contributions."""
+
+    def __init__(self, gamma: float = 0.25, epsilon: float = 1e-6):
+        self.gamma, self.epsilon = float(gamma), float(epsilon)
+
+    def linear_relevance(self, linear, a, r, nonnegative):
+        kernel = linear.kernel + self.gamma * _pos(linear.kernel)
+        bias = None if linear.bias is None else linear.bias + self.gamma * _pos(linear.bias)
+        return _z_terms(linear, [(a, kernel, 1.0)], bias, r, self.epsilon)
+
+
+class AlphaBeta(WeightRule):
+    """LRP-αβ: positive and negative contributions `a·w` (bias parts included) apart.
+
+    `R_i = α Σ_j (a_i w_ij)⁺ / z⁺_j R_j − β Σ_j (a_i w_ij)⁻ / z⁻_j R_j`; needs α − β = 1.
+    """
+
+    def __init__(self, alpha: float = 2.0, beta: float = 1.0, use_bias: bool = True):
+        if not np.isclose(alpha - beta, 1.0):
+            raise ValueError(f"AlphaBeta needs alpha - beta = 1; got alpha={alpha}, beta={beta}")
+        self.alpha, self.beta, self.use_bias = float(alpha), float(beta), use_bias
+
+    def linear_relevance(self, linear, a, r, nonnegative):
+        w_pos, w_neg = _pos(linear.kernel), _neg(linear.kernel)
+        bias = linear.bias if self.use_bias else None
+        a_pos = a if nonnegative else _pos(a)
+        positive = [(a_pos, w_pos, 1.0)]
+        negative = [(a_pos, w_neg, 1.0)]
+        if not nonnegative:  # negative inputs through negative weights contribute positively
+            a_neg = _neg(a)
+            positive.append((a_neg, w_neg, 1.0))
+            negative.append((a_neg, w_pos, 1.0))
+        result = self.alpha * _z_terms(
+            linear, positive, None if bias is None else _pos(bias), r, TINY)
+        if self.beta:
+            result = result - self.beta * _z_terms(
+                linear, negative, None if bias is None else _neg(bias), r, TINY)
+        return result
+
+
+class ZPlus(AlphaBeta):
+    """z⁺: positive contributions only (positive weights on non-negative inputs), no bias.
+
+    With inputs of either sign, negative inputs through negative weights count as positive
+    contributions too (α1β0 without bias), so relevance is conserved on any input.
+    """
+
+    def __init__(self):
+        super().__init__(1.0, 0.0, use_bias=False)
+
+    def __repr__(self):
+        return "ZPlus()"
+
+
+class ZBox(WeightRule):
+    """z^B for the first layer, with inputs bounded per channel: `low ≤ x ≤ high`.
+
+    `z = W x − W⁺ l − W⁻ h`; `R = x ⊙ c − l ⊙ c⁺ − h ⊙ c⁻`. `low` and `high` are scalars or
+    per-channel vectors at the layer's input; None takes each sample's per-channel min / max
+    (a data-dependent fallback: pass the real input range where it is known).
+    """
+
+    def __init__(self, low=None, high=None, epsilon: float = 1e-6):
+        self.low, self.high, self.epsilon = low, high, float(epsilon)
+
+    def _bound(self, value, a, reduce):
+        if value is None:
+            axes = tuple(range(1, len(a.shape) - 1))
+            return ops.ones_like(a) * reduce(a, axis=axes, keepdims=True)
+        return ops.ones_like(a) * ops.cast(ops.convert_to_tensor(np.asarray(value)), a.dtype)
+
+    def linear_relevance(self, linear, a, r, nonnegative):
+        low, high = self._bound(self.low, a, ops.min), self._bound(self.high, a, ops.max)
+        terms = [(a, linear.kernel, 1.0), (low, _pos(linear.kernel), -1.0),
+                 (high, _neg(linear.kernel), -1.0)]
+        return _z_terms(linear, terms, None, r, self.epsilon)
+
+
+class Flat(WeightRule):
+    """Weights and inputs replaced by 1: relevance spread evenly over the receptive field."""
+
+    def linear_relevance(self, linear, a, r, nonnegative):
+        ones = ops.ones_like(a)
+        return _z_terms(linear, [(ones, ops.ones_like(linear.kernel), 1.0)], None, r, TINY)
+
+    def __repr__(self):
+        return "Flat()"
+
+
+class WSquare(WeightRule):
+    """Weights replaced by `w²`, inputs by 1: relevance spread by squared weight."""
+
+    def linear_relevance(self, linear, a, r, nonnegative):
+        ones = ops.ones_like(a)
+        return _z_terms(linear, [(ones, ops.square(linear.kernel), 1.0)], None, r, TINY)
+
+    def __repr__(self):
+        return "WSquare()"
+
+
+# ------------------------------------------------------------------- ReLU rules
+class GuidedReLU(Rule):
+    """Guided Backprop: `upstream · 1[x > 0] · 1[upstream > 0]` (ReLU's vjp of ReLU(upstream))."""
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        _, pullback = backend.vjp(_forward(site, 1), _single(inputs, site, self))
+        return pullback(ops.relu(_single(relevance_out, site, self)))
+
+
+class DeconvReLU(Rule):
+    """Deconvnet: `ReLU(upstream)`, whatever the forward input was."""
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        _single(inputs, site, self)
+        return [ops.relu(_single(relevance_out, site, self))]
+
+
+__all__ = [
+    "Rule", "Pass", "Gradient", "WinnerTakesAll", "Epsilon", "Zero", "Proportional",
+    "WeightRule", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "Flat", "WSquare", "GuidedReLU",
+    "DeconvReLU", "stabilize",
+]

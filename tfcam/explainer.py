@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 from tfcam import backend, graph, targets
 from tfcam.explanation import Explanation
 from tfcam.layer_lookup import LayerTap, find_layer, require_spatial
+from tfcam.pairs import auto_chunk_size
 
 
 def check_inputs(program: graph.Program, inputs) -> np.ndarray:
@@ -65,6 +66,7 @@ class Explainer:
             self.tap = find_layer(self.program, layer)
             require_spatial(self.tap, self.program, self.method)
         self._compiled: dict = {}
+        self._input_hw: tuple[int, int] | None = None
         self.spec: targets.TargetSpec | None = None
 
     # ------------------------------------------------------------------ public
@@ -105,6 +107,12 @@ class Explainer:
         if key not in self._compiled:
             self._compiled[key] = backend.compile_function(fn, self.model.variables)
         return self._compiled[key]
+
+    def chunk_for(self, batch_shape) -> int:
+        """Perturbed inputs per model call: `chunk_size` if set, else sized to the device."""
+        if getattr(self, "chunk_size", None):
+            return int(self.chunk_size)
+        return auto_chunk_size(self.program, batch_shape, backend.memory_budget())
 
     @property
     def input_size(self) -> tuple[int, int]:

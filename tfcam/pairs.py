@@ -30,9 +30,13 @@ def select_channels(spans: np.ndarray, means: np.ndarray, max_channels: int | No
 def pair_chunks(keep: np.ndarray, indices: np.ndarray, chunk_size: int):
     """Yield (image_idx, channel_idx, target, count) int32 arrays of exactly `chunk_size`.
 
-    The last chunk is padded with copies of pair 0 (`count` says how many are real).
+    The last chunk is padded with copies of pair 0 (`count` says how many are real). With
+    fewer pairs than `chunk_size`, chunks shrink to the next power of two: little padding,
+    and only a few distinct shapes to compile.
     """
     images, channels = np.nonzero(keep)
+    if 0 < len(images) < chunk_size:
+        chunk_size = min(chunk_size, 2 ** int(np.ceil(np.log2(len(images)))))
     for start in range(0, len(images), chunk_size):
         img = images[start : start + chunk_size]
         ch = channels[start : start + chunk_size]
@@ -49,3 +53,20 @@ def scatter(keep: np.ndarray, values: list[np.ndarray]) -> np.ndarray:
     if values:
         out[keep] = np.concatenate(values)
     return out
+
+
+def auto_chunk_size(program, input_shape, budget_bytes: int, largest: int = 256) -> int:
+    """How many perturbed inputs to run at once within `budget_bytes` of device memory.
+
+    A forward pass holds the input and, at its peak, about three of the largest layer
+    outputs (a residual branch and its skip); float32. Powers of two, from 1 to `largest`.
+    """
+    input_elements = int(np.prod(input_shape[1:]))
+    sizes = [
+        np.prod(shape[1:]) for step in program.steps for shape in step.output_shapes
+        if all(d is not None for d in shape[1:])
+    ]
+    biggest = max(sizes, default=0) or input_elements * 64  # unknown sizes: a rough guess
+    per_input = 4 * (input_elements + 3 * int(biggest))
+    fitting = max(1, budget_bytes // per_input)
+    return int(min(largest, 2 ** int(np.log2(fitting))))

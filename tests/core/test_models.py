@@ -160,3 +160,18 @@ def test_overlay_is_rgb_uint8():
     x = nets.images()
     out = tfcam.explain(model, x, "gradcam").overlay(x)
     assert out.shape == (3, 8, 8, 3) and out.dtype == np.uint8
+
+
+def test_same_shaped_batches_do_not_retrace():
+    traces = []
+
+    class CountingGradCAM(tfcam.GradCAM):
+        def channel_weights(self, activations, grads):
+            traces.append(1)  # runs when the function is traced, not when it is called
+            return super().channel_weights(activations, grads)
+
+    model = nets.gap_dense()
+    explainer = CountingGradCAM(model, batch_size=2)
+    explainer.attribute(nets.images(n=5))  # batches of 2, 2 and a padded 1
+    explainer.attribute(nets.images(n=4, seed=1), target=[0, 1, 2, 0])
+    assert len(traces) == 1

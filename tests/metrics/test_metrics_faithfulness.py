@@ -127,3 +127,17 @@ def test_shape_errors_name_shapes(model):
         metrics.average_drop(model, X, np.zeros((1, 4, 4)), targets=[0, 1])
     with pytest.raises(ValueError, match="top_percent"):
         metrics.average_drop(model, X, np.zeros((1, 4, 4)), top_percent=0)
+
+
+def test_explain_function_instead_of_maps(model):
+    seen = []
+
+    def explain_fn(m, images, targets):
+        seen.append(np.asarray(targets).tolist())
+        return np.full((len(images), 4, 4), 0.5)
+
+    r = metrics.average_drop(model, X, explain_fn)
+    assert r.values[0] == pytest.approx(23.10103221286177, abs=1e-4)
+    metrics.deletion(model, X, explain_fn, targets=1, steps=4)
+    assert seen == [[0], [1]]  # resolved top-1, then the given class
+    assert metrics.HIGHER_IS_BETTER["average_drop"] is False

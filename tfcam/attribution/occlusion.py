@@ -35,10 +35,10 @@ class Occlusion(InputSpaceMethod):
     method = "occlusion"
 
     def __init__(self, model, layer=None, *, patch: int | None = None, stride: int | None = None,
-                 baseline: float = 0.0, chunk_size: int = 64, **kwargs):
+                 baseline: float = 0.0, chunk_size: int | None = None, **kwargs):
         super().__init__(model, None, **kwargs)
         self.patch, self.stride, self.baseline = patch, stride, float(baseline)
-        self.chunk_size = int(chunk_size)
+        self.chunk_size = chunk_size
 
     def _masks(self, height, width):
         patch = self.patch or max(1, min(height, width) // 8)
@@ -64,10 +64,12 @@ class Occlusion(InputSpaceMethod):
         scores, resolved = (np.asarray(v) for v in
                             self.compiled("scores", scores_of)(images, indices))
         keep = np.ones((len(images), len(masks)), dtype=bool)
+        device_images, device_masks = ops.convert_to_tensor(images), ops.convert_to_tensor(masks)
+        chunk = self.chunk_for(images.shape)
         run_chunk = self.compiled("occluded", occluded)
         values = [
-            np.asarray(run_chunk(images, masks, img, patch, tgt))[:count]
-            for img, patch, tgt, count in pair_chunks(keep, resolved, self.chunk_size)
+            np.asarray(run_chunk(device_images, device_masks, img, patch, tgt))[:count]
+            for img, patch, tgt, count in pair_chunks(keep, resolved, chunk)
         ]
         drops = scores[:, None] - scatter(keep, values)
         coverage = masks.sum(axis=0)

@@ -8,6 +8,7 @@ Everything else is written with `keras.ops`. The functions here are:
 * `compile_function(fn, variables)`: a compiled `fn` (tf.function / jax.jit). On JAX the
   variables' current values are passed in as arguments (a `keras.StatelessScope`), so the
   compiled function never bakes in stale weights and changing the weights needs no retrace.
+* `memory_budget()`: bytes that a batch of perturbed inputs may take on the device.
 """
 
 import keras
@@ -15,9 +16,9 @@ import keras
 _NAME = keras.backend.backend()
 
 if _NAME == "tensorflow":
-    from tfcam.backend.tensorflow import compile_function, value_and_grad, vjp
+    from tfcam.backend.tensorflow import compile_function, memory_budget, value_and_grad, vjp
 elif _NAME == "jax":
-    from tfcam.backend.jax import compile_function, value_and_grad, vjp
+    from tfcam.backend.jax import compile_function, memory_budget, value_and_grad, vjp
 else:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"tfcam runs on the 'tensorflow' and 'jax' Keras backends, not '{_NAME}'. "
@@ -25,4 +26,4 @@ else:  # pragma: no cover - depends on the environment
     )
 
 NAME = _NAME
-__all__ = ["NAME", "compile_function", "value_and_grad", "vjp"]
+__all__ = ["NAME", "compile_function", "memory_budget", "value_and_grad", "vjp"]

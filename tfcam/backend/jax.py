@@ -31,3 +31,10 @@ def compile_function(fn, variables):
         return stateless([v.value for v in variables], *args)
 
     return call
+
+
+def memory_budget(fraction: float = 0.25, cpu_bytes: int = 2 << 30) -> int:
+    """Bytes a batch of perturbed inputs may use: a fraction of the accelerator's memory."""
+    stats = jax.devices()[0].memory_stats() or {}
+    limit = stats.get("bytes_limit")
+    return int(limit * fraction) if limit else cpu_bytes

@@ -39,3 +39,13 @@ def compile_function(fn, variables):
     # Variables are read inside the graph at run time, so new weights need no retrace.
     del variables
     return tf.function(fn)
+
+
+def memory_budget(fraction: float = 0.25, cpu_bytes: int = 2 << 30) -> int:
+    """Bytes a batch of perturbed inputs may use.
+
+    TensorFlow does not report a GPU's total memory before allocating, so a GPU gets a fixed
+    4 GiB (fits any current card); the CPU `cpu_bytes`. `fraction` is for JAX's signature.
+    """
+    del fraction
+    return 4 << 30 if tf.config.list_logical_devices("GPU") else cpu_bytes

@@ -19,9 +19,9 @@ from tfcam.explainer import Explainer
 class AblationCAM(Explainer):
     method = "ablationcam"
 
-    def __init__(self, model, layer=None, *, chunk_size: int = 64, **kwargs):
+    def __init__(self, model, layer=None, *, chunk_size: int | None = None, **kwargs):
         super().__init__(model, layer, **kwargs)
-        self.chunk_size = int(chunk_size)
+        self.chunk_size = chunk_size
 
     def _tail_inputs(self, head_keys):
         """Keys computed before the layer that the rest of the model reads."""
@@ -55,10 +55,11 @@ class AblationCAM(Explainer):
         head, scores, resolved = self.compiled("forward", forward)(images, indices)
         resolved, scores = np.asarray(resolved), np.asarray(scores)
         keep = np.ones((len(images), head[key].shape[-1]), dtype=bool)
+        chunk = self.chunk_for(images.shape)
         run_chunk = self.compiled("ablated_scores", ablated_scores)
         values = [
             np.asarray(run_chunk(head, img, ch, tgt))[:count]
-            for img, ch, tgt, count in pair_chunks(keep, resolved, self.chunk_size)
+            for img, ch, tgt, count in pair_chunks(keep, resolved, chunk)
         ]
         ablated = scatter(keep, values)
         safe = np.where(scores == 0, 1e-12, scores)[:, None]

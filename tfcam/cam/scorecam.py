@@ -21,21 +21,19 @@ class ScoreCAM(Explainer):
     method = "scorecam"
 
     def __init__(self, model, layer=None, *, max_channels: int | None = None,
-                 chunk_size: int = 64, **kwargs):
+                 chunk_size: int | None = None, **kwargs):
         super().__init__(model, layer, **kwargs)
         if max_channels is not None and max_channels < 1:
             raise ValueError(f"max_channels must be a positive int or None, got {max_channels}")
         self.max_channels = max_channels
-        self.chunk_size = int(chunk_size)
+        self.chunk_size = chunk_size
 
     def explain_batch(self, images, indices):
         program, key, size = self.program, self.tap.key, self.input_size
-        spec = self.spec
+        spec, input_key = self.spec, self.program.input_keys[0]
 
         def forward(images, indices):
-            env = program.evaluate(
-                {program.input_keys[0]: images}, (key, *targets.score_keys(program, spec))
-            )
+            env = program.evaluate({input_key: images}, (key, *targets.score_keys(program, spec)))
             scores, resolved = targets.scores_and_targets(program, env, spec, indices)
             acts = env[key]
             spans = ops.max(acts, axis=(1, 2)) - ops.min(acts, axis=(1, 2))
@@ -47,7 +45,7 @@ class ScoreCAM(Explainer):
             maps = ops.take(flat, image_idx * num_channels + channel_idx, axis=0)
             masks = minmax(upsample(maps, size))
             masked = ops.take(images, image_idx, axis=0) * masks[..., None]
-            env = program.evaluate({program.input_keys[0]: masked}, targets.score_keys(program, spec))
+            env = program.evaluate({input_key: masked}, targets.score_keys(program, spec))
             return targets.class_probabilities(program, env, spec, indices)
 
         def combine(weights, acts):
@@ -58,10 +56,12 @@ class ScoreCAM(Explainer):
         resolved = np.asarray(resolved)
         keep = select_channels(np.asarray(spans), np.asarray(means), self.max_channels)
         channel_maps = ops.transpose(acts, (0, 3, 1, 2))
+        images = ops.convert_to_tensor(images)  # on the device once, not once per chunk
+        chunk = self.chunk_for(images.shape)
         run_chunk = self.compiled("masked_scores", masked_scores)
         values = [
             np.asarray(run_chunk(images, channel_maps, img, ch, tgt))[:count]
-            for img, ch, tgt, count in pair_chunks(keep, resolved, self.chunk_size)
+            for img, ch, tgt, count in pair_chunks(keep, resolved, chunk)
         ]
         weights = scatter(keep, values)
         maps, raw = self.compiled("combine", combine)(weights, acts)

@@ -19,7 +19,7 @@ from .localization import (
     pointing_game,
     threshold_maps,
 )
-from .result import MetricResult
+from .result import HIGHER_IS_BETTER, MetricResult
 from .sanity import (
     randomization_test,
     randomize_layer,
@@ -36,6 +36,7 @@ from .shattering import (
 )
 
 __all__ = [
+    "HIGHER_IS_BETTER",
     "MetricResult",
     "auc",
     "average_drop",

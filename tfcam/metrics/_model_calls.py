@@ -9,51 +9,72 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-# One compiled forward per live model (weak keys: a model that is garbage collected
-# drops its entry). The compiled functions hold only a weak reference to the model.
-_COMPILED: "weakref.WeakKeyDictionary[keras.Model, Callable]" = weakref.WeakKeyDictionary()
+# Compiled forwards per live model (weak keys: a model that is garbage collected drops
+# its entry), one per input-preparation function. They hold only a weak reference to
+# the model.
+_COMPILED: "weakref.WeakKeyDictionary[keras.Model, dict]" = weakref.WeakKeyDictionary()
 
 
-def _compile(model) -> Callable[[np.ndarray], object]:
-    """x (B, H, W, C) numpy -> the model's outputs as numpy (inference mode)."""
+def _compile(model, prepare: Callable | None) -> Callable:
+    """``f(*args) -> the model's outputs on prepare(*args)`` as numpy (inference mode).
+
+    ``prepare`` (keras.ops only, so it compiles on every backend) builds the model's
+    input batch from the arguments inside the compiled function; None means the single
+    argument is the batch.
+    """
     ref = weakref.ref(model)
+    prep = prepare or (lambda x: x)
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
 
-        fn = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
-        return lambda x: keras.tree.map_structure(lambda t: t.numpy(), fn(x))
+        fn = tf.function(lambda *a: ref()(prep(*a), training=False), reduce_retracing=True)
+        return lambda *a: keras.tree.map_structure(lambda t: t.numpy(), fn(*a))
     if backend == "jax":
         import jax
 
         # Variables are arguments, not constants baked into the trace, so the compiled
         # function always sees the model's current weights.
         @jax.jit
-        def fn(trainable, non_trainable, x):
-            return ref().stateless_call(trainable, non_trainable, x, training=False)[0]
+        def fn(trainable, non_trainable, *a):
+            return ref().stateless_call(trainable, non_trainable, prep(*a), training=False)[0]
 
-        def call(x):
+        def call(*a):
             m = ref()
             out = fn(
                 [v.value for v in m.trainable_variables],
                 [v.value for v in m.non_trainable_variables],
-                x,
+                *a,
             )
             return keras.tree.map_structure(np.asarray, out)
 
         return call
-    return lambda x: keras.tree.map_structure(
-        keras.ops.convert_to_numpy, ref()(x, training=False)
+    return lambda *a: keras.tree.map_structure(
+        keras.ops.convert_to_numpy, ref()(prep(*a), training=False)
     )
 
 
-def forward(model) -> Callable[[np.ndarray], object]:
-    """The compiled forward of `model` (created on first use, then cached)."""
-    fn = _COMPILED.get(model)
+def forward(model, prepare: Callable | None = None) -> Callable:
+    """The compiled forward of `model` (see `_compile`), created once and cached."""
+    per_model = _COMPILED.setdefault(model, {})
+    fn = per_model.get(prepare)
     if fn is None:
-        fn = _compile(model)
-        _COMPILED[model] = fn
+        fn = per_model[prepare] = _compile(model, prepare)
     return fn
+
+
+def moved_pixels(start, finish, ranks, table_idx, image_idx, counts):
+    """Batch of partially moved images, built inside the compiled call (keras.ops).
+
+    Input b is ``start[table_idx[b]]`` with the pixels ranked below ``counts[b]`` in
+    ``ranks[image_idx[b]]`` taken from ``finish[table_idx[b]]`` (all channels).
+    start, finish: (T, H, W, C); ranks: (N, H, W) int; the rest (B,) int.
+    """
+    ops = keras.ops
+    s = ops.take(start, table_idx, axis=0)
+    f = ops.take(finish, table_idx, axis=0)
+    moved = ops.take(ranks, image_idx, axis=0) < ops.reshape(counts, (-1, 1, 1))
+    return ops.where(ops.expand_dims(moved, -1), f, s)
 
 
 def _concat(chunks: list):
@@ -105,7 +126,10 @@ def output_activation(model) -> str | None:
     activation (logits), else None (unknown). Nested models are followed."""
     layer = model
     while hasattr(layer, "layers") and layer.layers:
-        layer = layer.layers[-1]
+        outputs = getattr(layer, "outputs", None) or []
+        history = getattr(outputs[0], "_keras_history", None) if len(outputs) == 1 else None
+        producer = getattr(history, "operation", None)
+        layer = producer if producer is not None and producer is not layer else layer.layers[-1]
     if isinstance(layer, keras.layers.Softmax):
         return "softmax"
     act = getattr(layer, "activation", None)
@@ -154,6 +178,7 @@ class ClassScorer:
     def __init__(self, model, images: np.ndarray, targets=None, apply_softmax=None, batch_size=64):
         self.model = model
         self.batch_size = int(batch_size)
+        self.images = images
         self.n = images.shape[0]
         raw = predict(model, images, self.batch_size)
         self.callable_target = callable(targets)
@@ -167,6 +192,14 @@ class ClassScorer:
         probs = self._probabilities(raw)
         self.classes = resolve_targets(targets, probs)
         self.original = probs[np.arange(self.n), self.classes]
+
+    def maps(self, maps_or_explain_fn):
+        """The maps themselves, or those of an explain function
+        ``explain_fn(model, images, targets)`` called with the resolved targets."""
+        if callable(maps_or_explain_fn):
+            targets = self._score_fn if self.callable_target else self.classes
+            return maps_or_explain_fn(self.model, self.images, targets)
+        return maps_or_explain_fn
 
     def _probabilities(self, raw) -> np.ndarray:
         raw = np.asarray(raw, dtype=np.float64)
@@ -192,6 +225,25 @@ class ClassScorer:
             return self._callable_scores(raw, image_index.size)
         probs = self._probabilities(raw)
         return probs[np.arange(image_index.size), self.classes[image_index]]
+
+    def moved_scores(self, start, finish, ranks, table_idx, image_idx, counts) -> np.ndarray:
+        """Scores of the `moved_pixels` inputs, `batch_size` per compiled call; the
+        (large) start/finish/ranks tables are converted to backend tensors once, so on
+        an accelerator they stay on the device. Input b is scored on the target of image
+        ``image_idx[b]``. Returns (B,) float64."""
+        tables = [keras.ops.convert_to_tensor(a) for a in (start, finish, ranks)]
+        fn = forward(self.model, moved_pixels)
+        idx = [np.asarray(a, dtype=np.int32) for a in (table_idx, image_idx, counts)]
+        total = idx[0].size
+        chunks = [
+            fn(*tables, *(a[b : b + self.batch_size] for a in idx))
+            for b in range(0, total, self.batch_size)
+        ]
+        raw = _concat(chunks)
+        if self.callable_target:
+            return self._callable_scores(raw, total)
+        probs = self._probabilities(raw)
+        return probs[np.arange(total), self.classes[np.asarray(image_idx)]]
 
     def scores_of(self, images: np.ndarray) -> np.ndarray:
         """Scores for (N, H, W, C) images, image i scored on target i."""

@@ -29,7 +29,9 @@ def _substrate(baseline, x: np.ndarray, blur_sigma: float, blur_size: int) -> np
     """(N, H, W, C) float32 substrate from a number, an array, "blur" or a callable."""
     if isinstance(baseline, str):
         if baseline != "blur":
-            raise ValueError(f'baseline must be a number, an array, a callable or "blur"; received {baseline!r}.')
+            raise ValueError(
+                f'baseline must be a number, an array, a callable or "blur"; received {baseline!r}.'
+            )
         return gaussian_blur(x, blur_sigma, blur_size)
     if callable(baseline):
         baseline = baseline(x)
@@ -89,7 +91,9 @@ def deletion_insertion(
     Args:
         model, images, targets, apply_softmax, batch_size: as in `average_drop`
             (images (N, H, W, C); targets None means the top-1 class).
-        maps: (N, H, W) finite values at the input resolution (only their order counts).
+        maps: (N, H, W) finite values at the input resolution (only their order
+            counts), or an explain function ``explain_fn(model, images, targets) ->
+            maps`` (called with the resolved (N,) class indices).
         steps: number of steps (used when ``pixels_per_step`` is None).
         pixels_per_step: RISE's ``step``, overrides ``steps``.
         deletion_baseline, insertion_baseline: a number, an array broadcastable to
@@ -108,11 +112,10 @@ def deletion_insertion(
         raise ValueError(f'which must name "deletion" and/or "insertion"; received {which}.')
     x = as_images(images)
     n, h, w = x.shape[:3]
-    m = as_maps(maps, n, (h, w))
     per_step, counts = _schedule(h * w, steps, pixels_per_step)
     n_steps = counts.size - 1
-    ranks = descending_ranks(m)
     scorer = ClassScorer(model, x, targets, apply_softmax, batch_size)
+    ranks = descending_ranks(as_maps(scorer.maps(maps), n, (h, w)))
 
     # Each evaluated input is (kind, image, pixel count): pixels ranked below the count
     # come from finish[kind, image], the others from start[kind, image].
@@ -134,12 +137,8 @@ def deletion_insertion(
     table_idx = kind_idx * n + image_idx
     count_idx = counts[step_idx]
 
-    def make_batch(a, b):
-        t, i = table_idx[a:b], image_idx[a:b]
-        moved = ranks[i] < count_idx[a:b, None, None]
-        return np.where(moved[..., None], finish[t], start[t])
-
-    scores = scorer.scores(make_batch, image_idx)
+    # the masked batches are built inside the compiled model call (no host-side stack)
+    scores = scorer.moved_scores(start, finish, ranks.astype(np.int32), table_idx, image_idx, count_idx)
 
     results = []
     for kind, name in enumerate(which):

@@ -32,10 +32,13 @@ def _scores_with_maps(model, images, maps_list, targets, top_percent, apply_soft
     masked images evaluated in one stack of batched calls."""
     x = as_images(images)
     n, h, w = x.shape[:3]
-    masks = np.stack(
-        [_explanation_masks(as_unit_maps(m, n, (h, w), name), top_percent) for name, m in maps_list]
-    )
     scorer = ClassScorer(model, x, targets, apply_softmax, batch_size)
+    masks = np.stack(
+        [
+            _explanation_masks(as_unit_maps(scorer.maps(m), n, (h, w), name), top_percent)
+            for name, m in maps_list
+        ]
+    )
     k = len(maps_list)
     flat = np.arange(k * n)
     which, image = flat // n, flat % n
@@ -61,7 +64,9 @@ def average_drop(
     Args:
         model: a Keras model mapping (B, H, W, C) images to (B, classes) outputs.
         images: (N, H, W, C) float, as the model takes them.
-        maps: (N, H, W) in [0, 1] at the input resolution.
+        maps: (N, H, W) in [0, 1] at the input resolution, or an explain function
+            ``explain_fn(model, images, targets) -> maps`` (called with the resolved
+            (N,) class indices).
         targets: None (top-1 class of the unmasked image), a class index, (N,) class
             indices, or a callable ``score(outputs) -> (N,)`` used instead of the
             probability.
@@ -76,7 +81,9 @@ def average_drop(
         MetricResult: values (N,) drop in percent, in [0, 100] (0 where Y = 0);
         ``extras["original"]`` Y and ``extras["masked"]`` O (probabilities).
     """
-    y, o, _ = _scores_with_maps(model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size)
+    y, o, _ = _scores_with_maps(
+        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size
+    )
     return MetricResult(
         "average_drop", _drop(y, o[0]), higher_is_better=False,
         extras={"original": y, "masked": o[0]},
@@ -92,7 +99,9 @@ def increase_in_confidence(
     Same protocol and arguments as `average_drop`. Values (N,) are 100 where the
     explanation-masked image scores strictly higher than the original, else 0.
     """
-    y, o, _ = _scores_with_maps(model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size)
+    y, o, _ = _scores_with_maps(
+        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size
+    )
     return MetricResult(
         "increase_in_confidence", 100.0 * (y < o[0]), higher_is_better=True,
         extras={"original": y, "masked": o[0]},
@@ -110,8 +119,8 @@ def win_percent(
     both methods scored on the same class. Per image the value is 100 when A's drop is
     smaller, 0 when larger, and 50 for a tie (|difference| <= ``tie_tolerance``
     percentage points, which absorbs floating-point noise): ties count half, so the
-    Win % of A over B plus that of B over A is always 100. Other arguments as in
-    `average_drop`.
+    Win % of A over B plus that of B over A is always 100. ``maps_a`` and ``maps_b``
+    are (N, H, W) in [0, 1] or explain functions; other arguments as in `average_drop`.
 
     Returns:
         MetricResult: values (N,) in {0, 50, 100}; ``extras["drop_a"]``, ``["drop_b"]``.

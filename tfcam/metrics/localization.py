@@ -19,7 +19,8 @@ def threshold_maps(maps, threshold="otsu") -> np.ndarray:
 
     threshold:
         - a number t in [0, 1]: pixels with ``map >= t · max(map)`` (fraction of the max);
-        - ``"mean_std"``: pixels with ``map >= mean + std`` of that map;
+        - ``"mean_std"``: pixels with ``map >= mean + std`` of that map (empty when
+          mean + std exceeds the max, e.g. when most pixels share the maximum);
         - ``"otsu"``: pixels with ``map > otsu(map)`` (skimage.filters.threshold_otsu;
           strictly above, as scikit-image defines the foreground).
 
@@ -44,7 +45,9 @@ def threshold_maps(maps, threshold="otsu") -> np.ndarray:
             for i in np.flatnonzero(~constant.reshape(-1)):
                 out[i] = m[i] > threshold_otsu(m[i])
         else:
-            raise ValueError(f'threshold must be a number in [0, 1], "mean_std" or "otsu"; received {threshold!r}.')
+            raise ValueError(
+                f'threshold must be a number in [0, 1], "mean_std" or "otsu"; received {threshold!r}.'
+            )
     else:
         t = float(threshold)
         if not 0.0 <= t <= 1.0:

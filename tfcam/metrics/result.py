@@ -9,6 +9,27 @@ import numpy as np
 import pandas as pd
 
 
+#: Direction of every metric name tfcam.metrics reports (MetricResult.name, and the
+#: similarity names of `randomization_test`, where a faithful method scores low).
+HIGHER_IS_BETTER = {
+    "average_drop": False,
+    "increase_in_confidence": True,
+    "win_percent": True,
+    "deletion": False,
+    "insertion": True,
+    "iou": True,
+    "box_accuracy": True,
+    "pointing_game": True,
+    "energy_pointing_game": True,
+    "loc_delta": True,
+    "class_sensitivity": True,
+    "spearman_abs": False,
+    "spearman": False,
+    "ssim": False,
+    "hog_spearman": False,
+}
+
+
 @dataclasses.dataclass
 class MetricResult:
     """Per-sample values of one metric, their mean and standard deviation.

@@ -56,7 +56,8 @@ def _initializer_for(layer, variable):
         if init is not None:
             return init
     names = {v.name.split("/")[-1] for v in layer.weights}
-    claimed = {f"{n}_initializer" for n in names} | {f"{n.removesuffix('_kernel')}_initializer" for n in names}
+    claimed = {f"{n}_initializer" for n in names}
+    claimed |= {f"{n.removesuffix('_kernel')}_initializer" for n in names}
     free = [
         a for a in dir(layer)
         if a.endswith("_initializer") and not a.startswith(("_", "moving_")) and a not in claimed

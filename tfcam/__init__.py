@@ -5,7 +5,9 @@
     ex.maps  # (N, H, W) in [0, 1]
 """
 
+from tfcam import lrp
 from tfcam.attribution.gradients import InputXGradient, Saliency
+from tfcam.attribution.guided import Deconvnet, GuidedBackprop, GuidedGradCAM
 from tfcam.attribution.integrated_gradients import IntegratedGradients
 from tfcam.attribution.occlusion import Occlusion
 from tfcam.attribution.smoothgrad import SmoothGrad
@@ -15,10 +17,12 @@ from tfcam.cam.cam import CAM
 from tfcam.cam.gradcam import GradCAM
 from tfcam.cam.gradcampp import GradCAMPlusPlus
 from tfcam.cam.layercam import LayerCAM
+from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
 from tfcam.explain import explain, methods
 from tfcam.explanation import Explanation
+from tfcam.lrp import LRP, relevance_at
 from tfcam.visualize import overlay, visualize_class
 
 METHODS = methods()
@@ -26,6 +30,7 @@ METHODS = methods()
 __version__ = "0.1.0"
 __all__ = [
     "CAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
+    "RelevanceCAM", "LRP", "GuidedBackprop", "Deconvnet", "GuidedGradCAM", "lrp", "relevance_at",
     "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
     "Explanation", "explain", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
 ]

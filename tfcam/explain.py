@@ -6,6 +6,7 @@ import difflib
 import weakref
 
 from tfcam.attribution.gradients import InputXGradient, Saliency
+from tfcam.attribution.guided import Deconvnet, GuidedBackprop, GuidedGradCAM
 from tfcam.attribution.integrated_gradients import IntegratedGradients
 from tfcam.attribution.occlusion import Occlusion
 from tfcam.attribution.smoothgrad import SmoothGrad
@@ -14,14 +15,17 @@ from tfcam.cam.cam import CAM
 from tfcam.cam.gradcam import GradCAM
 from tfcam.cam.gradcampp import GradCAMPlusPlus
 from tfcam.cam.layercam import LayerCAM
+from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
 from tfcam.explanation import Explanation
+from tfcam.lrp.methods import LRP
 
 REGISTRY = {
     cls.method: cls
     for cls in (CAM, GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, ScoreCAM, AblationCAM,
-                Saliency, InputXGradient, SmoothGrad, IntegratedGradients, Occlusion)
+                RelevanceCAM, Saliency, InputXGradient, SmoothGrad, IntegratedGradients, Occlusion,
+                LRP, GuidedBackprop, Deconvnet, GuidedGradCAM)
 }
 
 # Explainers keep their compiled functions; reusing them avoids recompiling on every call.

@@ -20,7 +20,6 @@ shallow copy of the layer that shares its variables.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import weakref
 from typing import Any, Callable
@@ -89,7 +88,10 @@ def _split_activation(layer) -> Callable | None:
 
 def _without_activation(layer):
     """A shallow copy of `layer` that shares its variables but has a linear activation."""
-    stripped = copy.copy(layer)
+    # A bare instance with the same attributes: copy.copy would round-trip the layer's config,
+    # which fails for layers with unregistered custom objects.
+    stripped = object.__new__(type(layer))
+    stripped.__dict__.update(layer.__dict__)
     # object.__setattr__ bypasses Keras' attribute tracking, which the copy shares with the
     # original; the original layer keeps its activation.
     object.__setattr__(stripped, "activation", keras.activations.linear)

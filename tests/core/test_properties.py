@@ -7,9 +7,10 @@ from hypothesis import strategies as st
 
 import tfcam
 
-CAM_METHODS = ["gradcam", "gradcampp", "xgradcam", "layercam", "scorecam", "ablationcam"]
+CAM_METHODS = ["gradcam", "gradcampp", "xgradcam", "layercam", "scorecam", "ablationcam",
+               "relevance_cam", "guided_gradcam"]
 INPUT_METHODS = ["saliency", "input_x_gradient", "smoothgrad", "integrated_gradients",
-                 "occlusion"]
+                 "occlusion", "lrp", "guided_backprop", "deconvnet"]
 
 architectures = st.fixed_dictionaries({
     "convs": st.lists(st.tuples(st.integers(1, 4), st.sampled_from([1, 3]),

@@ -14,23 +14,61 @@ from tfcam.lrp.walk import Walk
 L = keras.layers
 
 
+@keras.saving.register_keras_serializable(package="tfcam_lrp_tests")
+class NumpyInit(keras.initializers.Initializer):
+    """Glorot-uniform weights drawn with numpy: on JAX, Keras' own random initializers
+    compile an XLA program per shape (seconds each on a small CPU)."""
+
+    def __init__(self, seed=0):
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+    def __call__(self, shape, dtype=None):
+        shape = tuple(shape)
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in = receptive * (shape[-2] if len(shape) > 1 else shape[-1])
+        fan_out = receptive * shape[-1]
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        values = self.rng.uniform(-limit, limit, shape).astype(dtype or "float32")
+        return ops.convert_to_tensor(values)
+
+
+def init(seed=0) -> dict:
+    """Layer keyword arguments for numpy-initialized kernels: `L.Dense(4, **init(seed))`."""
+    return {"kernel_initializer": NumpyInit(seed)}
+
+
 # ------------------------------------------------------------------ models
 def vgg_style(size=16, classes=4, use_bias=True, seed=0, softmax=True, name="vgg"):
     """conv-relu-conv-relu-pool-conv(relu inside)-pool-flatten-dense-relu-dropout-dense."""
-    keras.utils.set_random_seed(seed)
+    k = dict(init(seed), use_bias=use_bias)
     inp = keras.Input((size, size, 3))
-    x = L.Conv2D(6, 3, padding="same", use_bias=use_bias, name="conv1")(inp)
+    x = L.Conv2D(6, 3, padding="same", name="conv1", **k)(inp)
     x = L.ReLU(name="relu1")(x)
-    x = L.Conv2D(8, 3, padding="same", use_bias=use_bias, activation="relu", name="conv2")(x)
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="conv2", **k)(x)
     x = L.MaxPooling2D(name="pool1")(x)
-    x = L.Conv2D(8, 3, padding="same", use_bias=use_bias, activation="relu", name="conv3")(x)
+    x = L.Conv2D(8, 3, padding="same", activation="relu", name="conv3", **k)(x)
     x = L.MaxPooling2D(name="pool2")(x)
     x = L.Flatten(name="flatten")(x)
-    x = L.Dense(16, use_bias=use_bias, activation="relu", name="fc1")(x)
+    x = L.Dense(16, activation="relu", name="fc1", **k)(x)
     x = L.Dropout(0.5, name="drop")(x)
-    out = L.Dense(classes, use_bias=use_bias, activation="softmax" if softmax else None,
-                  name="fc2")(x)
-    return keras.Model(inp, out, name=name)
+    out = L.Dense(classes, activation="softmax" if softmax else None, name="fc2", **k)(x)
+    model = keras.Model(inp, out, name=name)
+    if use_bias:
+        randomize_biases(model, seed)
+    return model
+
+
+def randomize_biases(model, seed=0, scale=0.1):
+    """Non-zero biases (Keras starts them at zero), so that rules' bias handling matters."""
+    rng = np.random.default_rng(seed + 1000)
+    for layer in _all_layers(model):
+        bias = getattr(layer, "bias", None)
+        if bias is not None and not isinstance(layer, L.BatchNormalization):
+            bias.assign(rng.normal(0, scale, bias.shape).astype("float32"))
 
 
 def randomize_batchnorm(model, seed=0):
@@ -56,11 +94,11 @@ def _all_layers(model):
 
 def resnet_style(size=16, classes=4, use_bias=True, batchnorm=True, seed=0, name="resnet"):
     """conv stem, two residual blocks (identity and projection shortcut), GAP, dense."""
-    keras.utils.set_random_seed(seed)
+    k = dict(init(seed), use_bias=use_bias)
 
     def conv_bn(x, filters, kernel, stride, name, relu=True):
-        x = L.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=use_bias,
-                     name=name + "_conv")(x)
+        x = L.Conv2D(filters, kernel, strides=stride, padding="same", name=name + "_conv",
+                     **k)(x)
         if batchnorm:
             x = L.BatchNormalization(name=name + "_bn")(x)
         return L.Activation("relu", name=name + "_relu")(x) if relu else x
@@ -75,24 +113,28 @@ def resnet_style(size=16, classes=4, use_bias=True, batchnorm=True, seed=0, name
     s = conv_bn(x, 12, 1, 2, "b2_short", relu=False)
     x = L.Activation("relu", name="b2_out")(L.Add(name="b2_add")([s, y]))
     x = L.GlobalAveragePooling2D(name="gap")(x)
-    out = L.Dense(classes, use_bias=use_bias, name="fc")(x)
+    out = L.Dense(classes, name="fc", **k)(x)
     model = keras.Model(inp, out, name=name)
     if batchnorm:
         randomize_batchnorm(model, seed)
+    if use_bias:
+        randomize_biases(model, seed)
     return model
 
 
 def nested_model(size=16, classes=3, seed=0):
     """The transfer-learning pattern: Sequential([base, GAP, Dense(softmax)])."""
-    keras.utils.set_random_seed(seed)
+    k = init(seed)
     base_in = keras.Input((size, size, 3))
-    x = L.Conv2D(6, 3, padding="same", activation="relu", name="inner_conv1")(base_in)
+    x = L.Conv2D(6, 3, padding="same", activation="relu", name="inner_conv1", **k)(base_in)
     x = L.MaxPooling2D(name="inner_pool")(x)
-    x = L.Conv2D(8, 3, padding="same", name="inner_conv2")(x)
+    x = L.Conv2D(8, 3, padding="same", name="inner_conv2", **k)(x)
     x = L.ReLU(name="inner_relu")(x)
     base = keras.Model(base_in, x, name="base")
-    return keras.Sequential([keras.Input((size, size, 3)), base, L.GlobalAveragePooling2D(),
-                             L.Dense(classes, activation="softmax")], name="outer")
+    model = keras.Sequential([keras.Input((size, size, 3)), base, L.GlobalAveragePooling2D(),
+                              L.Dense(classes, activation="softmax", **k)], name="outer")
+    randomize_biases(model, seed)
+    return model
 
 
 def images(n=2, size=16, channels=3, seed=1):
@@ -101,14 +143,20 @@ def images(n=2, size=16, channels=3, seed=1):
 
 # ------------------------------------------------------------------ walking
 def relevances(model, x, composite, start="one_hot", target=0, stop=None):
-    """Every relevance the walk computes: ({key: numpy}, walk, env) for class `target`."""
+    """Every relevance the walk computes: ({key: numpy}, walk, env) for class `target`.
+
+    Runs eagerly (for these tiny models cheaper than compiling, on both backends).
+    """
     program = graph.trace(model)
     walk = Walk(program, composites.get(composite), stop)
-    env = walk.forward(ops.convert_to_tensor(x))
-    logits = env[program.logit_key]
-    indices = ops.convert_to_tensor(np.full(len(x), target, "int32"))
-    seed = start_vector(start, logits, indices)
-    rel = walk.backward(env, {program.logit_key: seed})
+
+    def run(x, indices):
+        env = walk.forward(x)
+        seed = start_vector(start, env[program.logit_key], indices)
+        return env, walk.backward(env, {program.logit_key: seed})
+
+    indices = np.full(len(x), target, "int32")
+    env, rel = run(ops.convert_to_tensor(x), ops.convert_to_tensor(indices))
     return {k: np.asarray(v) for k, v in rel.items()}, walk, env
 
 
@@ -134,6 +182,9 @@ def linear_jacobian(layer, in_shape):
     """(J, b) with layer_linear(x).ravel() = J @ x.ravel() + b, for one sample, by probing a
     copy of the layer with a linear activation (independent of tfcam's LinearMap)."""
     config = dict(layer.get_config(), activation="linear")
+    for key in ("kernel_initializer", "depthwise_initializer", "pointwise_initializer"):
+        if key in config:
+            config[key] = "zeros"  # the weights are copied over below
     clone = type(layer).from_config(config)
     clone.build((1, *in_shape))
     clone.set_weights(layer.get_weights())

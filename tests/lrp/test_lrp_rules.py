@@ -11,7 +11,7 @@ from tfcam import graph
 from tfcam.lrp import Composite, rules
 from tfcam.lrp.start import start_vector
 
-from lrp_helpers import linear_jacobian, np_rule, relevances
+from lrp_helpers import NumpyInit, init, linear_jacobian, np_rule, randomize_biases, relevances
 
 L = keras.layers
 
@@ -54,13 +54,6 @@ def _numpy_chain(layers, x, start, case):
     return R
 
 
-def _randomize_biases(model, seed):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if getattr(layer, "bias", None) is not None:
-            layer.bias.assign(rng.normal(0, 0.2, layer.bias.shape).astype("float32"))
-
-
 def _check(model, layer_specs, x, case, target=1):
     """LRP through the tfcam walk equals the numpy chain, sample by sample."""
     composite = Composite(**CASES[case][0])
@@ -71,16 +64,19 @@ def _check(model, layer_specs, x, case, target=1):
         start = np.zeros(logits.shape[1])
         start[target] = 1.0
         expected = _numpy_chain(layer_specs, x[n], start, case)
-        np.testing.assert_allclose(got[n].ravel(), expected, rtol=2e-4, atol=2e-6)
+        # float32 against float64: rounding is relative to the largest relevance
+        np.testing.assert_allclose(got[n].ravel(), expected, rtol=1e-3,
+                                   atol=1e-4 * np.abs(expected).max(), err_msg=case)
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_rule_on_dense_network(case):
-    keras.utils.set_random_seed(3)
+    k = init(3)
     inp = keras.Input((7,))
-    d1, d2, d3 = L.Dense(6, activation="relu"), L.Dense(5, activation="relu"), L.Dense(3)
+    d1, d2 = L.Dense(6, activation="relu", **k), L.Dense(5, activation="relu", **k)
+    d3 = L.Dense(3, **k)
     model = keras.Model(inp, d3(d2(d1(inp))))
-    _randomize_biases(model, 3)
+    randomize_biases(model, 3, scale=0.2)
     x = np.random.default_rng(4).uniform(-1, 1, (3, 7)).astype("float32")
     specs = [(*linear_jacobian(d1, (7,)), True), (*linear_jacobian(d2, (6,)), True),
              (*linear_jacobian(d3, (5,)), False)]
@@ -88,15 +84,19 @@ def test_rule_on_dense_network(case):
 
 
 CONV_LAYERS = {
-    "conv2d_stride_same": lambda: L.Conv2D(4, 3, strides=2, padding="same", activation="relu"),
-    "conv2d_dilated_valid": lambda: L.Conv2D(3, 2, dilation_rate=2, activation="relu"),
-    "conv2d_groups": lambda: L.Conv2D(4, 3, groups=2, padding="same", activation="relu"),
-    "depthwise": lambda: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same",
-                                           activation="relu"),
-    "separable": lambda: L.SeparableConv2D(3, 3, depth_multiplier=2, padding="same",
-                                           activation="relu"),
-    "conv1d_causal": lambda: L.Conv1D(3, 3, padding="causal", dilation_rate=2,
-                                      activation="relu"),
+    "conv2d_stride_same": lambda i: L.Conv2D(4, 3, strides=2, padding="same",
+                                             activation="relu", kernel_initializer=i),
+    "conv2d_dilated_valid": lambda i: L.Conv2D(3, 2, dilation_rate=2, activation="relu",
+                                               kernel_initializer=i),
+    "conv2d_groups": lambda i: L.Conv2D(4, 3, groups=2, padding="same", activation="relu",
+                                        kernel_initializer=i),
+    "depthwise": lambda i: L.DepthwiseConv2D(3, strides=2, depth_multiplier=2, padding="same",
+                                             activation="relu", depthwise_initializer=i),
+    "separable": lambda i: L.SeparableConv2D(3, 3, depth_multiplier=2, padding="same",
+                                             activation="relu", depthwise_initializer=i,
+                                             pointwise_initializer=i),
+    "conv1d_causal": lambda i: L.Conv1D(3, 3, padding="causal", dilation_rate=2,
+                                        activation="relu", kernel_initializer=i),
 }
 
 
@@ -104,15 +104,14 @@ CONV_LAYERS = {
 def test_rules_on_convolutions(kind):
     """Every rule on a conv layer (strides, padding, dilation, groups, depthwise, separable,
     causal) equals the numpy rule on the layer's Jacobian."""
-    keras.utils.set_random_seed(5)
     in_shape = (8, 3) if kind == "conv1d_causal" else (5, 5, 4)
     inp = keras.Input(in_shape)
-    conv = CONV_LAYERS[kind]()
+    conv = CONV_LAYERS[kind](NumpyInit(5))
     h = conv(inp)
     flat = L.Flatten()(h)
-    head = L.Dense(3)
+    head = L.Dense(3, **init(6))
     model = keras.Model(inp, head(flat))
-    _randomize_biases(model, 5)
+    randomize_biases(model, 5, scale=0.2)
     x = np.random.default_rng(6).uniform(-1, 1, (2, *in_shape)).astype("float32")
     J1, b1 = linear_jacobian(conv, in_shape)
     specs = [(J1, b1, True), (*linear_jacobian(head, (int(np.prod(h.shape[1:])),)), False)]
@@ -169,9 +168,8 @@ def test_alpha_beta_needs_difference_one():
 
 
 def test_weight_rule_on_layer_without_weights_is_explained():
-    keras.utils.set_random_seed(0)
     inp = keras.Input((4, 4, 2))
-    model = keras.Model(inp, L.Dense(2)(L.Flatten()(L.AveragePooling2D(2)(inp))))
+    model = keras.Model(inp, L.Dense(2, **init(0))(L.Flatten()(L.AveragePooling2D(2)(inp))))
     composite = Composite(layers={L.AveragePooling2D: rules.ZPlus()})
     with pytest.raises(ValueError, match="AveragePooling2D"):
         relevances(model, np.ones((1, 4, 4, 2), "float32"), composite)

@@ -211,7 +211,12 @@ class Composite:
         return f"Composite({self.name})"
 
     def rule_for(self, step, *, first: bool = False) -> rules.Rule:
-        """The rule of `step` (a graph Step); `first`: it is a first linear layer."""
+        """The rule of `step` (a graph Step); `first`: it is a first linear layer.
+
+        Precedence: `relu`, `layers`, `default`, activations (`activation`, else pass),
+        registered rules, `first`, `dense`, `conv`, built-in rules; else a ValueError that
+        names the layer and how to register a rule.
+        """
         if self.relu is not None and is_relu(step):
             return self.relu
         layer = step.layer if step.part != "activation" else None

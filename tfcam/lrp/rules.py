@@ -154,7 +154,7 @@ class Proportional(Epsilon):
 
 # ------------------------------------------------------------------- weight rules
 class WeightRule(Rule):
-    """A rule that modifies a Dense / convolution layer's weights; subclasses give `terms`."""
+    """A rule that modifies a Dense / convolution layer's weights (`linear_relevance`)."""
 
     epsilon = TINY
 

@@ -17,6 +17,10 @@ from benchmarks.configs import default_conf_dir  # noqa: E402
 @hydra.main(version_base="1.3", config_path=str(default_conf_dir()), config_name="config")
 def main(cfg: DictConfig) -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="keras")
+    import logging
+    # TensorFlow's retracing notices and absl chatter drown the progress bars
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    logging.getLogger("absl").setLevel(logging.ERROR)
     from benchmarks.app import run
     run(cfg, HydraConfig.get().runtime.output_dir)
 

@@ -11,6 +11,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from benchmarks.configs import load_group
+from benchmarks.data.synthetic import SyntheticSpec
 from benchmarks.context import Context, as_list
 from benchmarks.results import ResultStore
 from benchmarks.runners import MAP_TASKS, OTHER_TASKS, TASKS, maps
@@ -61,7 +62,16 @@ def _train_cfg(cfg, model_cfg):
 
 
 def _save_reference_images(out: Path, data, n: int) -> None:
-    """The first images and their masks, for the report's heatmap grids."""
+    """``images.csv`` (the table's ``image`` column is a position; this gives its id, e.g.
+    the file name for a user's folder, and its classes), and the first images with their
+    masks for the report's heatmap grids."""
+    import pandas as pd
+    names = list(data.class_names)
+    label = lambda c: names[c] if 0 <= c < len(names) else ""  # noqa: E731
+    pd.DataFrame({"image": np.arange(len(data)), "id": data.ids,
+                  "label": [label(int(c)) for c in data.labels],
+                  "second_label": [label(int(c)) for c in data.second_labels],
+                  "object_pixels": data.masks.reshape(len(data), -1).sum(1)}).to_csv(out / "images.csv", index=False)
     n = min(n, len(data))
     folder = out / "maps"
     folder.mkdir(parents=True, exist_ok=True)
@@ -78,9 +88,10 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = bool(cfg.get("progress", True))
-    tasks = task_options(cfg)
+    tasks = all_tasks = task_options(cfg)
     experiment = str(cfg.get("experiment", {}).get("name", "custom"))
-    store = ResultStore(out, fingerprint(cfg), resume=bool(cfg.get("resume", True)), log=log)
+    store = ResultStore(out, fingerprint(cfg), resume=bool(cfg.get("resume", True)), log=log,
+                        retry_errors=bool(cfg.get("retry_errors", True)))
     (out / "run_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     data = load_dataset(cfg.dataset, progress)
     _save_reference_images(out, data, int(cfg.get("report", {}).get("n_images", 4)))
@@ -88,13 +99,16 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         f"tasks {list(tasks)}; output {out}")
     for model_cfg in model_configs(cfg):
         train_cfg = _train_cfg(cfg, model_cfg)
-        model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if data.meta.get("spec") else None,
-                                    data.image_size[0], max(data.num_classes, 2), cfg.cache_dir,
+        synthetic = bool(data.meta.get("spec"))
+        # on a user's folder, a model without ImageNet weights is trained on the built-in classes
+        n_classes = data.num_classes if synthetic else SyntheticSpec().num_classes
+        model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if synthetic else None,
+                                    data.image_size[0], max(n_classes, 2), cfg.cache_dir,
                                     progress=progress, log=log)
         probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
         predicted = probs.argmax(-1)
-        class_labels = info.source != "imagenet" and str(cfg.dataset.get("targets", "label")) == "label" \
-            and (data.labels >= 0).all()
+        class_labels = synthetic and info.source != "imagenet" \
+            and str(cfg.dataset.get("targets", "label")) == "label" and (data.labels >= 0).all()
         targets = data.labels.copy() if class_labels else predicted.copy()
         unit = f"model|{model_cfg.name}|-|-|info"
         base = {"experiment": experiment, "task": "model", "model": str(model_cfg.name),
@@ -103,9 +117,10 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         if not store.is_done(unit):
             rows = [{**base, "metric": "val_accuracy", "param": info.source,
                      "value": np.nan if info.accuracy is None else info.accuracy}]
-            if class_labels:
+            if class_labels:  # on the single-class images (a two-class image has two right answers)
+                single = data.second_labels < 0
                 rows.append({**base, "metric": "eval_accuracy", "param": info.source,
-                             "value": float(np.mean(predicted == data.labels))})
+                             "value": float(np.mean(predicted[single] == data.labels[single]))})
             if not info.accurate_enough:
                 rows.append({**base, "metric": "not_accurate_enough", "param": str(train_cfg.get("on_inaccurate")),
                              "value": info.accuracy,
@@ -122,6 +137,9 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         ctx = Context(cfg=cfg, out=out, store=store, data=data, model_cfg=model_cfg, model=model,
                       info=info, targets=targets.astype(np.int64), predicted=predicted,
                       class_labels=bool(class_labels), experiment=experiment, log=log)
+        tasks = all_tasks
+        if ctx.model_overrides.get("tasks") is not None:
+            tasks = {t: o for t, o in all_tasks.items() if t in [str(x) for x in ctx.model_overrides["tasks"]]}
         total = maps.count_units(ctx, tasks) + sum(
             runner.count_units(ctx, tasks[name] or {}) for name, runner in OTHER_TASKS.items() if name in tasks)
         from tqdm.auto import tqdm

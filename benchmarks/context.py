@@ -57,6 +57,11 @@ class Context:
         return str(self.model_cfg.name)
 
     @property
+    def model_overrides(self) -> dict:
+        """The experiment's ``model_overrides[<model>]``: methods / layers / tasks kept for it."""
+        return dict((self.cfg.get("model_overrides") or {}).get(self.model_name) or {})
+
+    @property
     def progress(self) -> bool:
         return bool(self.cfg.get("progress", True))
 
@@ -65,10 +70,22 @@ class Context:
         input-space methods and reference maps once (layer choice ``input``)."""
         methods = method_configs(self.cfg, task_opts.get("methods"))
         layers = layer_choices(self.cfg, task_opts.get("layers"))
+        own = self.model_overrides
+        if own.get("methods") is not None and self.cfg.get("method") is None:
+            keep = [str(x) for x in own["methods"]]
+            methods = [m for m in methods if str(m.id) in keep]
+        if own.get("layers") is not None and self.cfg.get("layer") is None:
+            layers = [c for c in layers if c in [str(x) for x in own["layers"]]]
+        # method_layers: {method id: [layer choices]} narrows the layers of some methods
+        narrow = dict(self.cfg.get("method_layers") or {})
+        narrow.update(dict(task_opts.get("method_layers") or {}))
         plan = []
         for m in methods:
             if m.get("layerwise", True):
-                for choice in layers:
+                mine = layers
+                if self.cfg.get("layer") is None and str(m.id) in narrow:
+                    mine = [c for c in layers if c in [str(x) for x in narrow[str(m.id)]]]
+                for choice in mine:
                     try:
                         name = resolve_layer(self.model_cfg, choice)
                     except KeyError as e:

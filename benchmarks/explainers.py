@@ -54,13 +54,13 @@ def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32):
         return TfcamExplainer(name, model, layer, options, batch_size)
     if library == "tf-keras-vis":
         explainer = TfKerasVisExplainer(name, model, layer, options)
-        return _with_ids(explainer)
+        return _IgnoringIds(explainer)
     if library == "baseline":
         return ReferenceExplainer(name, options)
     raise ValueError(f"method {method_cfg.get('id')}: unknown library {library!r}; known: {LIBRARIES}")
 
 
-class _with_ids:
+class _IgnoringIds:
     """Adapts ``f(images, targets)`` to the ``(images, targets, ids)`` call."""
 
     def __init__(self, inner):

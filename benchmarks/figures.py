@@ -26,49 +26,54 @@ def _save(fig, path: Path) -> Path:
 
 def heatmap_grids(folder: Path, map_dirs=None, max_methods: int = 14) -> list:
     """Per model and image: rows = methods, columns = layer choices; maps over the image,
-    the ground-truth outline in white."""
+    the ground-truth outline in white. ``map_dirs``: several ``maps/`` folders (a sweep's
+    jobs), merged per model."""
     plt = _plt()
     out = []
+    ref, per_model = None, {}
     for maps_root in (map_dirs or [folder / "maps"]):
-        ref = maps_root / "images.npz"
-        if not ref.exists():
+        maps_root = Path(maps_root)
+        if not (maps_root / "images.npz").exists():
             continue
-        ref = np.load(ref)
+        if ref is None:
+            ref = dict(np.load(maps_root / "images.npz"))
         for model_dir in sorted(p for p in maps_root.iterdir() if p.is_dir()):
-            entries = {}
             for f in model_dir.glob("*.npz"):
                 method, _, choice = f.stem.partition("__")
-                entries[(method, choice)] = np.load(f)
-            if not entries:
-                continue
-            methods = sorted({m for m, _ in entries}, key=lambda m: (m.startswith("tkv_"), m in ("gaussian", "random"), m))[:max_methods]
-            choices = sorted({c for _, c in entries}, key=lambda c: LAYER_ORDER.get(c, 1.5))
-            for k, image_id in enumerate(ref["image"]):
-                fig, axes = plt.subplots(len(methods), len(choices) + 1,
-                                         figsize=(1.6 * (len(choices) + 1), 1.6 * len(methods)), squeeze=False)
-                for r, method in enumerate(methods):
-                    ax = axes[r, 0]
-                    ax.imshow(ref["images"][k])
-                    ax.contour(ref["masks"][k], [0.5], colors="w", linewidths=0.7)
-                    ax.set_ylabel(method, fontsize=7, rotation=0, ha="right", va="center")
-                    for c, choice in enumerate(choices, start=1):
-                        ax = axes[r, c]
-                        e = entries.get((method, choice))
-                        hit = None if e is None else np.flatnonzero(e["image"] == image_id)
-                        if hit is not None and len(hit):
-                            ax.imshow(ref["images"][k])
-                            ax.imshow(e["maps"][hit[0]].astype(np.float32), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-                            ax.contour(ref["masks"][k], [0.5], colors="w", linewidths=0.5)
-                        else:
-                            ax.set_facecolor("#eeeeee")
-                        if r == 0:
-                            ax.set_title(choice, fontsize=8)
-                for ax in axes.flat:
-                    ax.set_xticks([])
-                    ax.set_yticks([])
-                axes[0, 0].set_title(f"image {image_id}", fontsize=8)
-                fig.suptitle(f"{model_dir.name}: maps per method × layer", fontsize=9)
-                out.append(_save(fig, folder / "figures" / f"heatmaps_{model_dir.name}_img{image_id}.png"))
+                per_model.setdefault(model_dir.name, {})[(method, choice)] = dict(np.load(f))
+    if ref is None:
+        return out
+    for model, entries in sorted(per_model.items()):
+        methods = sorted({m for m, _ in entries},
+                         key=lambda m: (m.startswith("tkv_"), m in ("gaussian", "random"), m))[:max_methods]
+        choices = sorted({c for _, c in entries}, key=lambda c: LAYER_ORDER.get(c, 1.5))
+        for k, image_id in enumerate(ref["image"]):
+            fig, axes = plt.subplots(len(methods), len(choices) + 1,
+                                     figsize=(1.6 * (len(choices) + 1), 1.6 * len(methods) + 0.4), squeeze=False)
+            for r, method in enumerate(methods):
+                ax = axes[r, 0]
+                ax.imshow(ref["images"][k].astype(np.float32))
+                ax.contour(ref["masks"][k], [0.5], colors="w", linewidths=0.7)
+                ax.set_ylabel(method, fontsize=7, rotation=0, ha="right", va="center")
+                for c, choice in enumerate(choices, start=1):
+                    ax = axes[r, c]
+                    e = entries.get((method, choice))
+                    hit = None if e is None else np.flatnonzero(e["image"] == image_id)
+                    if hit is not None and len(hit):
+                        ax.imshow(ref["images"][k].astype(np.float32))
+                        ax.imshow(e["maps"][hit[0]].astype(np.float32), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+                        ax.contour(ref["masks"][k], [0.5], colors="w", linewidths=0.5)
+                    else:
+                        ax.set_facecolor("#eeeeee")
+                    if r == 0:
+                        ax.set_title(choice, fontsize=8)
+            for ax in axes.flat:
+                ax.set_xticks([])
+                ax.set_yticks([])
+            axes[0, 0].set_title(f"image {image_id}", fontsize=8)
+            fig.suptitle(f"{model}: maps per method × layer (white: ground truth)", fontsize=9)
+            fig.tight_layout(rect=(0, 0, 1, 0.97))
+            out.append(_save(fig, folder / "figures" / f"heatmaps_{model}_img{image_id}.png"))
     return out
 
 
@@ -93,6 +98,7 @@ def deletion_insertion_curves(folder: Path, curves: pd.DataFrame) -> list:
                 ax.set_ylabel("p(class)")
                 ax.grid(alpha=0.3)
             axes[r, 1].legend(fontsize=6, ncol=2)
+        fig.tight_layout()
         out.append(_save(fig, folder / "figures" / f"deletion_insertion_{model}.png"))
     return out
 

@@ -123,6 +123,14 @@ def _paired(a: pd.Series, b: pd.Series) -> tuple:
     return float(d.mean()), p, len(joined)
 
 
+def _verdict_change(d: float, p: float) -> str:
+    if not np.isfinite(d):
+        return "no data"
+    if np.isfinite(p) and p < 0.05:
+        return "degrades" if d < 0 else "improves"
+    return "no significant change"
+
+
 def _per_image(results, model, method, choice, metric) -> pd.Series:
     sel = results[(results.model == model) & (results.method == method) & (results.metric == metric)
                   & (results.layer_choice == choice)]
@@ -149,33 +157,52 @@ def findings(results: pd.DataFrame) -> list:
                 out.append(f"**{model}**: Grad-CAM at the last layer {verdict} a centred Gaussian map on "
                            f"{metric} ({a.mean():.3f} vs {b.mean():.3f}, mean difference {d:+.3f}, "
                            f"Wilcoxon p={p:.2g}, {n} images).")
-        # 2. Relevance-CAM vs Grad-CAM from the last to the shallow layer
-        for metric in ("energy_pointing_game", "pointing_game"):
+        # 2. The seed paper's claim: Grad-CAM degrades at shallow layers, Relevance-CAM does not
+        for metric in ("energy_pointing_game", "pointing_game", "iou"):
             vals = {}
             for method in ("gradcam", "relevance_cam"):
                 for choice in ("shallow", "mid", "last"):
                     s = _per_image(lm, model, method, choice, metric)
                     if len(s):
                         vals[(method, choice)] = s
-            if all((m, c) in vals for m in ("gradcam", "relevance_cam") for c in ("shallow", "last")):
-                g_drop = vals[("gradcam", "last")].mean() - vals[("gradcam", "shallow")].mean()
-                r_drop = vals[("relevance_cam", "last")].mean() - vals[("relevance_cam", "shallow")].mean()
-                d, p, n = _paired(vals[("relevance_cam", "shallow")], vals[("gradcam", "shallow")])
-                trail = " → ".join(f"{vals[('gradcam', c)].mean():.3f}" for c in ("last", "mid", "shallow") if ("gradcam", c) in vals)
-                rtrail = " → ".join(f"{vals[('relevance_cam', c)].mean():.3f}" for c in ("last", "mid", "shallow") if ("relevance_cam", c) in vals)
-                keeps = r_drop < g_drop
-                out.append(
-                    f"**{model}**, {metric} from the last to the shallow layer: Grad-CAM {trail}, "
-                    f"Relevance-CAM {rtrail}. At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} "
-                    f"(Wilcoxon p={p:.2g}, {n} images): Relevance-CAM "
-                    + ("keeps its localization better than Grad-CAM" if keeps and d > 0 else
-                       "does **not** keep its localization better than Grad-CAM") + " here.")
+            if not all((m, c) in vals for m in ("gradcam", "relevance_cam") for c in ("shallow", "last")):
+                continue
+            parts = []
+            for method, label in (("gradcam", "Grad-CAM"), ("relevance_cam", "Relevance-CAM")):
+                trail = " → ".join(f"{vals[(method, c)].mean():.3f}" for c in ("last", "mid", "shallow")
+                                   if (method, c) in vals)
+                d, p, n = _paired(vals[(method, "shallow")], vals[(method, "last")])
+                parts.append(f"{label} {trail} ({_verdict_change(d, p)}, shallow − last {d:+.3f}, p={p:.2g})")
+            d, p, n = _paired(vals[("relevance_cam", "shallow")], vals[("gradcam", "shallow")])
+            g_deg = _paired(vals[("gradcam", "shallow")], vals[("gradcam", "last")])
+            r_deg = _paired(vals[("relevance_cam", "shallow")], vals[("relevance_cam", "last")])
+            claim = (g_deg[0] < 0 and g_deg[1] < 0.05) and not (r_deg[0] < 0 and r_deg[1] < 0.05)
+            out.append(
+                f"**{model}**, {metric}, last → mid → shallow layer: " + "; ".join(parts)
+                + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} (Wilcoxon p={p:.2g}, {n} images: "
+                + ("Relevance-CAM better" if d > 0 and p < 0.05 else
+                   "Grad-CAM better" if d < 0 and p < 0.05 else "no significant difference")
+                + "). The seed paper's pattern (Grad-CAM degrades at shallow layers, Relevance-CAM keeps its "
+                + ("localization) **is reproduced** here." if claim else "localization) is **not** reproduced here."))
     agree = results[(results.task == "agreement") & (results.metric == "spearman_vs_tfcam")]
     if not agree.empty:
         parts = [f"{r.method}@{r.layer_choice} on {r.model}: {r.value:.3f}"
                  for r in agree.groupby(["model", "method", "layer_choice"]).value.median().reset_index().itertuples()]
         out.append("Agreement of tf-keras-vis with tfcam (median Spearman rank correlation of the maps): "
                    + "; ".join(parts) + ".")
+    for model in models:  # a nested view of a model (same weights) should give the same numbers
+        base = model[: -len("_nested")] if model.endswith("_nested") else None
+        if not base or base not in models:
+            continue
+        keys = ["method", "layer_choice", "image", "metric"]
+        a = loc[(loc.model == model) & (loc.library == "tfcam")].set_index(keys).value
+        b = loc[(loc.model == base) & (loc.library == "tfcam")].set_index(keys).value
+        both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
+        if len(both):
+            diff = float((both.a - both.b).abs().max())
+            out.append(f"tfcam on **{model}** (the {base} weights, its backbone nested as one layer of an outer model) "
+                       f"reproduces its localization numbers on {base}: largest difference {diff:.2g} over "
+                       f"{len(both)} values ({', '.join(sorted(set(both.index.get_level_values('method'))))}).")
     errs = results[(results.metric == "error") & (results.library == "tf-keras-vis")]
     if not errs.empty:
         for (model, method), g in errs.groupby(["model", "method"]):
@@ -185,6 +212,27 @@ def findings(results: pd.DataFrame) -> list:
     if not errs.empty:
         for (model, method), g in errs.groupby(["model", "method"]):
             out.append(f"{method} failed on {model} ({', '.join(sorted(set(g.layer_choice)))}): `{g.error.iloc[0]}`.")
+    shat = results[(results.task == "shattered_gradients") & (results.metric != "error")]
+    for model, sm in shat.groupby("model", sort=False):
+        order = list(dict.fromkeys(sm.layer))
+        means = sm.groupby(["metric", "layer"]).value.mean()
+        def at(metric, layer):  # noqa: E306
+            return means.get((metric, layer), np.nan)
+        g = [at("spearman_gradcam_ablation", ln) for ln in order]
+        r = [at("spearman_relevancecam_ablation", ln) for ln in order]
+        if len(order) >= 2 and np.isfinite(g).all():
+            text = (f"Shattered gradients on **{model}** ({order[0]} → {order[-1]}): rank correlation of Grad-CAM's "
+                    f"channel weights with ablation importance " + " → ".join(f"{v:.2f}" for v in g))
+            if np.isfinite(r).all():
+                text += ", of Relevance-CAM's " + " → ".join(f"{v:.2f}" for v in r)
+                shallow_gap = np.nanmean(np.array(r[:2]) - np.array(g[:2]))
+                text += (". The claim that gradient weights lose their link to channel importance at shallow "
+                         "layers while relevance weights keep it is "
+                         + ("**supported**" if shallow_gap > 0 and g[0] < g[-1] else "**not supported**")
+                         + f" here (Relevance − Grad-CAM over the two shallowest layers: {shallow_gap:+.2f})")
+            auto = [at("autocorrelation", ln) for ln in order]
+            text += ("; lag-1 autocorrelation of the gradient " + " → ".join(f"{v:.2f}" for v in auto) + ".")
+            out.append(text)
     san = results[(results.task == "sanity") & (results.metric == "spearman_abs")]
     if not san.empty:
         san = san.assign(mode=san.param.str.split(":").str[0], step=san.param.str.split(":").str[1].astype(int))
@@ -228,7 +276,7 @@ def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str
             skipped = g[g.metric == "not_accurate_enough"]
             rows.append({"model": name, "weights": g.param.iloc[0],
                          "val accuracy": f"{get('val_accuracy'):.3f}" if np.isfinite(get("val_accuracy")) else "–",
-                         "accuracy on these images": f"{get('eval_accuracy'):.3f}" if np.isfinite(get("eval_accuracy")) else "–",
+                         "accuracy on these images (single-class)": f"{get('eval_accuracy'):.3f}" if np.isfinite(get("eval_accuracy")) else "–",
                          "status": (f"NOT ACCURATE ENOUGH: {skipped.error.iloc[0]} ({skipped.param.iloc[0]})"
                                     if len(skipped) else "explained")})
         parts += ["## Models\n", _md_table(pd.DataFrame(rows))]
@@ -269,7 +317,10 @@ def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str
         t = t.sort_values(["model", "layer"], key=lambda s: s.map(order) if s.name == "layer" else s)
         for c in t.columns[2:]:
             t[c] = t[c].map(lambda v: f"{v:.3f}")
-        parts += ["## Shattered gradients per layer (means over images)\n", _md_table(t)]
+        parts += ["## Shattered gradients per layer (means over images)\n", _md_table(t),
+                  "At a layer that feeds global average pooling directly, the gradient is the same at every "
+                  "position (autocorrelation reported as 0, sign coherence 1): that layer's row says nothing "
+                  "about shattering.\n"]
     speed = results[(results.task == "speed")]
     if not speed.empty:
         ok = speed[speed.metric != "error"]
@@ -285,11 +336,6 @@ def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str
             t = pd.concat([t, pd.DataFrame([{"model": r.model, "method": r.method, "library": r.library,
                                              "layer_choice": r.layer_choice, "seconds_per_image": f"failed: {r.error}"}])])
         parts += ["## Speed (best of repeats; ratio to one compiled forward+backward pass)\n", _md_table(t.fillna(""))]
-    timing = results[results.metric == "explain_seconds_per_image"]
-    if not timing.empty:
-        t = timing.groupby(["model", "method", "library", "layer_choice"]).value.mean().reset_index()
-        t["ms per image (in the run)"] = t.value.map(lambda v: f"{v * 1000:.1f}")
-        parts += ["## Explanation time during the run\n", _md_table(_sort_key(t.drop(columns="value")))]
     if figures:
         parts += ["## Figures\n", *[f"- [{Path(f).name}]({Path(f).relative_to(folder).as_posix()})" for f in figures], ""]
     n_err = int((results.metric == "error").sum())
@@ -332,7 +378,7 @@ def aggregate_sweep(sweep_dir: Path) -> Path | None:
     figures = []
     try:
         from benchmarks import figures as figs
-        figures = figs.all_figures(sweep_dir, results, curves, None, map_dirs=[p.parent for p in sweep_dir.rglob("maps")])
+        figures = figs.all_figures(sweep_dir, results, curves, None, map_dirs=sorted(p for p in sweep_dir.rglob("maps") if p.is_dir()))
     except Exception as e:
         print(f"[tfcam-bench] sweep figures failed: {type(e).__name__}: {e}")
     return write_summary(sweep_dir, results, figures, f"sweep {sweep_dir.name}")

@@ -9,6 +9,8 @@ then is the unit's key appended to ``done.txt``. On a rerun into the same folder
   writes), and a torn last line (killed inside a write), are removed before going on,
 
 so an interrupted run resumes losing at most the unit in flight, with no duplicate row.
+A unit that recorded an error (``done.txt`` line ``<unit>\terror``) is retried on the next
+run unless ``retry_errors=False``: the error may have been fixed since.
 A run whose configuration fingerprint differs from the folder's starts afresh (the old
 files are renamed ``*.stale-<time>``).
 """
@@ -50,7 +52,8 @@ def _complete_lines(path: Path) -> list:
 class ResultStore:
     """The run folder's tables (``results.csv``, ``curves.csv``) and ``done.txt``."""
 
-    def __init__(self, folder, fingerprint: dict | None = None, resume: bool = True, log=print):
+    def __init__(self, folder, fingerprint: dict | None = None, resume: bool = True, log=print,
+                 retry_errors: bool = True):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.paths = {name: self.folder / f"{name}.csv" for name in TABLES}
@@ -65,8 +68,17 @@ class ResultStore:
         if not resume:
             self._retire()
         self.fingerprint_path.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
-        self.done = set(_complete_lines(self.done_path))
+        self.done = set()
+        retried = 0
+        for line in _complete_lines(self.done_path):
+            unit, _, status = line.partition("\t")
+            if status == "error" and retry_errors:
+                retried += 1
+            else:
+                self.done.add(unit)
         self._repair()
+        if retried:
+            log(f"[tfcam-bench] {retried} items that ended in an error will be retried")
         for name, cols in TABLES.items():
             if not self.paths[name].exists():
                 _fsync_append(self.paths[name], ",".join(cols) + "\n")
@@ -80,9 +92,9 @@ class ResultStore:
                 path.rename(path.with_name(f"{path.name}.stale-{stamp}"))
 
     def _repair(self) -> None:
-        """Drop rows of unfinished units and torn lines; rewrite only when needed."""
-        done_lines = _complete_lines(self.done_path)
-        if self.done_path.exists() and len("\n".join(done_lines)) + bool(done_lines) != self.done_path.stat().st_size:
+        """Drop rows of unfinished (or to be retried) units and torn lines; rewrite only when needed."""
+        done_lines = [line for line in _complete_lines(self.done_path) if line.partition("\t")[0] in self.done]
+        if self.done_path.exists() and sum(len(line) + 1 for line in done_lines) != self.done_path.stat().st_size:
             self._atomic_write(self.done_path, "".join(line + "\n" for line in done_lines))
         for name, cols in TABLES.items():
             path = self.paths[name]
@@ -106,7 +118,7 @@ class ResultStore:
                 buf.write(header + "\n")
                 csv.writer(buf, lineterminator="\n").writerows(keep[1:])
                 self._atomic_write(path, buf.getvalue())
-                self.log(f"[tfcam-bench] {path.name}: removed {dropped} rows of an interrupted item")
+                self.log(f"[tfcam-bench] {path.name}: removed {dropped} rows of unfinished or retried items")
 
     @staticmethod
     def _atomic_write(path: Path, text: str) -> None:
@@ -120,7 +132,7 @@ class ResultStore:
 
     def write(self, unit: str, rows: list, curves: list | None = None) -> None:
         """Append a finished unit: its result rows (dicts), its curve rows, then its key."""
-        if "\n" in unit or "," in unit:
+        if any(c in unit for c in "\n\t,"):
             raise ValueError(f"a unit key may not hold commas or newlines: {unit!r}")
         if unit in self.done:
             raise ValueError(f"unit {unit!r} is already recorded")
@@ -134,7 +146,8 @@ class ResultStore:
                 item = {**item, "unit": unit}
                 w.writerow([_cell(item.get(c)) for c in cols])
             _fsync_append(self.paths[name], buf.getvalue())
-        _fsync_append(self.done_path, unit + "\n")
+        failed = any(str(r.get("metric")) == "error" for r in rows)
+        _fsync_append(self.done_path, unit + ("\terror\n" if failed else "\n"))
         self.done.add(unit)
 
     # -------------------------------------------------------------- reading
@@ -166,12 +179,17 @@ def read_table(path, columns=RESULT_COLUMNS) -> pd.DataFrame:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=columns)
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"param": str, "error": str,
-                                                                         "layer": str, "unit": str})
+    numeric = {"value", "fraction", "image", "step"}
+    df = pd.read_csv(path, keep_default_na=False, na_values=[""],
+                     dtype={c: str for c in columns if c not in numeric})
     for c in ("value", "fraction"):
         if c in df:
             df[c] = pd.to_numeric(df[c], errors="coerce")
-    for c in ("param", "error", "layer"):
-        if c in df:
-            df[c] = df[c].fillna("")
+    for c in df.columns:
+        if c not in numeric:
+            df[c] = df[c].fillna("").astype(str)
+    if "image" in df:  # dataset ids are ints for the built-in data, file stems for folders
+        as_int = pd.to_numeric(df["image"], errors="coerce")
+        if as_int.notna().all():
+            df["image"] = as_int.astype(int)
     return df

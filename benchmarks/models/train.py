@@ -8,6 +8,7 @@ data set's parameters, so changing any of them trains a new model and keeps the 
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import time
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.data.synthetic import generate
 from benchmarks.models import zoo
 
-ARCH_KEYS = ("name", "builder", "application", "preprocess", "widths", "blocks", "batch_norm", "nested")
+ARCH_KEYS = ("name", "builder", "application", "preprocess", "widths", "blocks", "batch_norm", "nested",
+             "pools", "strides")
 
 
 @dataclass
@@ -59,6 +62,42 @@ def config_hash(model_cfg, train_cfg, data_fingerprint: dict) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def _DihedralBatches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """Shuffled batches, each image under a random flip/90° rotation (seeded per epoch).
+
+    The built-in objects are drawn at random angles with textures in the object's own
+    frame, so the 8 symmetries of the square keep every image's class and ground truth."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=1, use_multiprocessing=False)
+            self.epoch = 0
+            self._order()
+
+        def _order(self):
+            self.rng = np.random.default_rng([seed, self.epoch])
+            self.perm = self.rng.permutation(len(x))
+            self.ops = self.rng.integers(0, 8, size=len(x))
+
+        def __len__(self):
+            return int(np.ceil(len(x) / batch_size))
+
+        def __getitem__(self, i):
+            idx = self.perm[i * batch_size:(i + 1) * batch_size]
+            out = x[idx].copy()
+            for j, op in enumerate(self.ops[idx]):
+                img = np.rot90(out[j], k=int(op) % 4)
+                out[j] = img[:, ::-1] if op >= 4 else img
+            return out, y[idx]
+
+        def on_epoch_end(self):
+            self.epoch += 1
+            self._order()
+
+    return Batches()
+
+
 class _TqdmProgress:
     """A keras callback showing one tqdm bar over all training batches (loss, accuracy)."""
 
@@ -87,8 +126,8 @@ class _TqdmProgress:
         return Progress()
 
 
-def _train_data(data_cfg, train_cfg, num_classes: int, image_size: int, progress: bool):
-    from benchmarks.data.synthetic import SyntheticSpec, generate
+def _train_data_specs(data_cfg, train_cfg, num_classes: int, image_size: int):
+    from benchmarks.data.synthetic import SyntheticSpec
     base = dict(image_size=image_size, num_classes=num_classes, pair_fraction=0.0,
                 seed=int(train_cfg.get("data_seed", 1234)))
     for k in ("max_distractors", "object_scale", "border_fraction", "noise_std", "background"):
@@ -96,11 +135,33 @@ def _train_data(data_cfg, train_cfg, num_classes: int, image_size: int, progress
             base[k] = tuple(data_cfg[k]) if k == "object_scale" else data_cfg[k]
     train = SyntheticSpec(**base, n_images=int(train_cfg.n_train), split="train")
     val = SyntheticSpec(**base, n_images=int(train_cfg.n_val), split="val")
-    return train, val, generate(train, progress=progress), generate(val, progress=progress)
+    return train, val
+
+
+def _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress, cache_dir):
+    """The training and validation sets, generated once and kept next to the models (the
+    second model of a run reuses the first one's data)."""
+    train, val = _train_data_specs(data_cfg, train_cfg, num_classes, image_size)
+    blob = json.dumps([train.fingerprint(), val.fingerprint()], sort_keys=True, default=str).encode()
+    path = Path(str(cache_dir)).expanduser() / "data" / f"train-{hashlib.sha256(blob).hexdigest()[:12]}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            from benchmarks.data.dataset import Dataset
+            sets = [Dataset(images=z[f"{k}_images"], labels=z[f"{k}_labels"], masks=z[f"{k}_masks"],
+                            boxes=np.zeros((len(z[f"{k}_labels"]), 4), np.int64), class_names=[])
+                    for k in ("train", "val")]
+        return train, val, sets[0], sets[1]
+    t, v = generate(train, progress=progress), generate(val, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
+    np.savez(tmp, train_images=t.images, train_labels=t.labels, train_masks=t.masks,
+             val_images=v.images, val_labels=v.labels, val_masks=v.masks)
+    tmp.replace(path)
+    return train, val, t, v
 
 
 def train_model(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: int,
-                out_dir: Path, progress: bool = True, log=print):
+                out_dir: Path, progress: bool = True, log=print, cache_dir=None):
     """Train on the built-in data; write weights and info.json to ``out_dir``."""
     import keras
 
@@ -113,28 +174,34 @@ def train_model(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: in
         except Exception:  # another backend, or already configured
             pass
     t0 = time.perf_counter()
-    train_spec, val_spec, train, val = _train_data(data_cfg, train_cfg, num_classes, image_size, progress)
+    train_spec, val_spec, train, val = _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress,
+                                                          cache_dir or out_dir.parent.parent)
     t_data = time.perf_counter() - t0
-    model = zoo.build(model_cfg, image_size, num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(float(train_cfg.learning_rate)),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x, y = train.images, train.labels
-    if train_cfg.get("augment_flips", True):  # flips keep the ground truth's meaning
-        x = np.concatenate([x, x[:, :, ::-1]])
-        y = np.concatenate([y, y])
     bs, epochs = int(train_cfg.batch_size), int(train_cfg.epochs)
     steps = int(np.ceil(len(x) / bs))
+    augment = bool(train_cfg.get("augment", True))
+    batches = _DihedralBatches(x, y, bs, seed) if augment else None
+    lr = float(train_cfg.learning_rate)
+    if str(train_cfg.get("schedule", "cosine")) == "cosine":
+        # a short run ends on a low learning rate: the last epochs settle weights and BN statistics
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * steps, alpha=0.02)
+    model = zoo.build(model_cfg, image_size, num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     callbacks = [_TqdmProgress(epochs, steps, f"train {model_cfg.name}")] if progress else []
-    if train_cfg.get("reduce_lr", True) and epochs > 2:
-        callbacks.append(keras.callbacks.ReduceLROnPlateau("val_loss", factor=0.3, patience=1, verbose=0))
     t1 = time.perf_counter()
-    history = model.fit(x, y, batch_size=bs, epochs=epochs, shuffle=True, verbose=0,
-                        validation_data=(val.images, val.labels), callbacks=callbacks)
+    if batches is not None:
+        history = model.fit(batches, epochs=epochs, verbose=0, validation_data=(val.images, val.labels),
+                            callbacks=callbacks)
+    else:
+        history = model.fit(x, y, batch_size=bs, epochs=epochs, shuffle=True, verbose=0,
+                            validation_data=(val.images, val.labels), callbacks=callbacks)
     t_fit = time.perf_counter() - t1
     probs = model.predict(val.images, batch_size=64, verbose=0)
     accuracy = float(np.mean(probs.argmax(-1) == val.labels))
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "model.tmp.weights.h5"
+    tmp = out_dir / f"model.tmp{os.getpid()}.weights.h5"  # parallel sweep jobs may train the same model
     model.save_weights(tmp)
     tmp.replace(out_dir / "model.weights.h5")  # atomic: a killed run leaves no half file
     info = {"accuracy": accuracy, "val_images": int(val_spec.n_images),
@@ -157,6 +224,8 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
     keras cache), else trains; ``imagenet`` insists on the file; ``train`` always trains.
     """
     min_acc = float(train_cfg.get("min_accuracy", 0.0))
+    if model_cfg.get("same_weights_as"):
+        return _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log)
     mode = str(model_cfg.get("weights", "auto") or "auto")
     imagenet = zoo.imagenet_weights_file(model_cfg) if mode in ("auto", "imagenet") else None
     if mode == "imagenet" and imagenet is None:
@@ -183,7 +252,8 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
         source = "cached"
         log(f"[tfcam-bench] {model_cfg.name}: cached weights {weights} (val accuracy {info['accuracy']:.3f})")
     else:
-        model, info = train_model(model_cfg, train_cfg, data_cfg, image_size, num_classes, out_dir, progress, log)
+        model, info = train_model(model_cfg, train_cfg, data_cfg, image_size, num_classes, out_dir, progress, log,
+                                  cache_dir)
         source = "trained"
     acc = float(info["accuracy"])
     ok = acc >= min_acc
@@ -192,3 +262,20 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
             f"not accurate enough to explain")
     return model, ModelInfo(str(model_cfg.name), source, acc, str(weights), ok, min_acc,
                             time.perf_counter() - t0, {"hash": key, "epochs": info.get("epochs")})
+
+
+def _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log):
+    """Another architecture view of a model: e.g. ``resnet_small`` rebuilt as a backbone nested
+    in a Sequential. The weights (same variables, same order) are the named model's."""
+    from benchmarks.configs import load_group
+    from omegaconf import OmegaConf
+    base_name = str(model_cfg.same_weights_as)
+    base_cfg = load_group("model", base_name)
+    base_train = OmegaConf.merge(train_cfg, base_cfg.get("train") or {})
+    base, info = load_or_train(base_cfg, base_train, data_cfg, image_size, num_classes, cache_dir, progress, log)
+    model = zoo.build(model_cfg, image_size, num_classes)
+    model.set_weights(base.get_weights())
+    log(f"[tfcam-bench] {model_cfg.name}: {base_name}'s weights in the {model_cfg.get('builder')} "
+        f"architecture{' (nested)' if model_cfg.get('nested') else ''}")
+    return model, ModelInfo(str(model_cfg.name), f"{info.source} ({base_name})", info.accuracy, info.path,
+                            info.accurate_enough, info.min_accuracy, info.train_seconds, dict(info.details))

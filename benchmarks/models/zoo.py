@@ -121,12 +121,14 @@ def _conv(x, filters, name, stride=1, bn=False, relu=True):
     return layers.Activation("relu", name=f"{name}_relu")(x) if relu else x
 
 
-def vgg_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128, 128),
-              batch_norm: bool = False, name: str = "vgg_small"):
+def vgg_small(input_size: int, num_classes: int, widths=(16, 32, 64, 96, 96),
+              batch_norm: bool = False, name: str = "vgg_small", pools=(1, 2, 3)):
     """VGG-11-shaped net (1-1-2-2-2 convs per block), keras.applications-style layer names.
 
-    Blocks 1-4 end in 2×2 max pooling, block 5 feeds global average pooling; at 64×64 the
-    blocks run at 64, 32, 16, 8 and 4 pixels.
+    2×2 max pooling ends the blocks listed in ``pools``; the last block feeds global average
+    pooling. With the default at 64×64 the blocks run at 64, 32, 16, 8 and 8 pixels, so the
+    last convolution keeps an 8×8 map (1/8 of the input, between VGG16's 1/16 and the
+    dilated nets' 1/8).
     """
     convs = (1, 1, 2, 2, 2)
     inp = keras.Input((input_size, input_size, 3), name="image")
@@ -138,7 +140,7 @@ def vgg_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128, 128),
             if batch_norm:
                 x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{b}_conv{c}_bn")(x)
                 x = layers.Activation("relu", name=f"block{b}_conv{c}_relu")(x)
-        if b < len(convs):
+        if b in tuple(pools):
             x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
@@ -159,32 +161,44 @@ def _basic_block(x, filters, stride, name):
     return layers.Activation("relu", name=f"{name}_out")(y)
 
 
-def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 128), blocks=(2, 2, 2, 2),
-                 nested: bool = False, name: str = "resnet_small"):
+def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 64), blocks=(2, 2, 2, 2),
+                 nested: bool = False, name: str = "resnet_small", strides=(1, 2, 2, 1)):
     """ResNet-18-shaped net (basic blocks 2-2-2-2), keras.applications-style names
-    (``conv2_block1_out`` ...). The stem is one stride-2 3×3 conv, so at 64×64 the stages run
-    at 32, 16, 8 and 4 pixels.
+    (``conv2_block1_out`` ...). The stem is one stride-2 3×3 conv and ``strides`` are the
+    stages' first strides, so at 64×64 the stages run at 32, 16, 8 and 8 pixels (the last
+    stage keeps 1/8 of the input, like a dilated ResNet).
 
     ``nested=True`` builds the transfer-learning pattern: a ``<name>_backbone`` functional
-    model used as one layer inside a Sequential with the pooling and softmax head.
+    model used as one layer of an outer Functional model with the pooling and softmax head
+    (``nested="sequential"``: of a Sequential).
     """
     inp = keras.Input((input_size, input_size, 3), name="image")
     x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="conv1_conv")(inp)
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv1_bn")(x)
     x = layers.Activation("relu", name="conv1_relu")(x)
-    for s, (w, n) in enumerate(zip(widths, blocks), start=2):
+    for s, (w, n, st) in enumerate(zip(widths, blocks, strides), start=2):
         for b in range(1, n + 1):
-            stride = 2 if (b == 1 and s > 2) else 1
-            x = _basic_block(x, w, stride, f"conv{s}_block{b}")
+            x = _basic_block(x, w, st if b == 1 else 1, f"conv{s}_block{b}")
     if nested:
-        backbone = keras.Model(inp, x, name=f"{name}_backbone")
-        return keras.Sequential([keras.Input((input_size, input_size, 3), name="image"), backbone,
-                                 layers.GlobalAveragePooling2D(name="avg_pool"),
-                                 layers.Dense(num_classes, activation="softmax", name="predictions")],
-                                name=name)
+        return _nest(keras.Model(inp, x, name=f"{name}_backbone"), input_size, num_classes, name, nested)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inp, out, name=name)
+
+
+def _nest(backbone, input_size: int, num_classes: int, name: str, how=True):
+    """The transfer-learning pattern: ``backbone`` (a model) used as one layer, then pooling
+    and a softmax head; ``how="sequential"`` wraps it in a Sequential, otherwise a Functional."""
+    head = [layers.GlobalAveragePooling2D(name="avg_pool"),
+            layers.Dense(num_classes, activation="softmax", name="predictions")]
+    if str(how).lower() == "sequential":
+        return keras.Sequential([keras.Input((input_size, input_size, 3), name="image"), backbone, *head],
+                                name=name)
+    inp = keras.Input((input_size, input_size, 3), name="nested_image")  # names stay unique
+    x = backbone(inp)
+    for layer in head:
+        x = layer(x)
+    return keras.Model(inp, x, name=name)
 
 
 def build(cfg, input_size: int, num_classes: int, imagenet: Path | None = None):
@@ -194,12 +208,13 @@ def build(cfg, input_size: int, num_classes: int, imagenet: Path | None = None):
     if builder == "applications":
         return build_application(cfg, input_size, num_classes, imagenet)
     if builder == "vgg_small":
-        return vgg_small(input_size, num_classes, tuple(_get(cfg, "widths", (16, 32, 64, 128, 128))),
-                         bool(_get(cfg, "batch_norm", False)), name=name)
+        return vgg_small(input_size, num_classes, tuple(_get(cfg, "widths", (16, 32, 64, 96, 96))),
+                         bool(_get(cfg, "batch_norm", False)), name=name,
+                         pools=tuple(_get(cfg, "pools", (1, 2, 3))))
     if builder == "resnet_small":
-        return resnet_small(input_size, num_classes, tuple(_get(cfg, "widths", (16, 32, 64, 128))),
-                            tuple(_get(cfg, "blocks", (2, 2, 2, 2))), bool(_get(cfg, "nested", False)),
-                            name=name)
+        return resnet_small(input_size, num_classes, tuple(_get(cfg, "widths", (16, 32, 64, 64))),
+                            tuple(_get(cfg, "blocks", (2, 2, 2, 2))), _get(cfg, "nested", False),
+                            name=name, strides=tuple(_get(cfg, "strides", (1, 2, 2, 1))))
     raise ValueError(f"unknown model builder {builder!r} (applications, vgg_small, resnet_small)")
 
 

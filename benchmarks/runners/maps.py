@@ -87,6 +87,7 @@ def run(ctx, tasks: dict, bar=None) -> None:
                 rows, curves = out if isinstance(out, tuple) else (out, [])
                 if t == todo[0]:  # the explanation's cost, once per batch
                     rows.append({**ctx.base_row(t, method_cfg, choice, layer), "image": -1,
+                                 "param": f"batch:{int(idx[0])}:{len(idx)}",
                                  "metric": "explain_seconds_per_image", "value": timer.seconds / len(idx)})
                 ctx.store.write(ctx.unit(t, method_cfg.id, choice, int(idx[0])), rows, curves)
             if need_agree:

@@ -42,16 +42,24 @@ def run(ctx, opts: dict, bar=None) -> None:
         for layer in layers:  # one layer at a time: a failing layer does not hide the others
             base = {**ctx.base_row(TASK), "method": base_cfg["id"], "library": base_cfg["library"],
                     "layer_choice": _choice_of(ctx, layer), "layer": layer}
-            try:
-                frame = api.metrics().shattering(ctx.model, ctx.data.images[idx], [layer], ctx.targets[idx],
-                                                 relevance_method=relevance, ablation_method=ablation,
-                                                 batch_size=len(idx))
-                rows += [{**base, "image": int(idx[r.image]), "metric": str(r.statistic), "value": float(r.value)}
-                         for r in frame.itertuples()]
-            except Exception as e:  # noqa: BLE001
-                if ctx.cfg.get("fail_fast", False):
-                    raise
-                rows.append({**base, "image": int(idx[0]), "metric": "error", "error": error_text(e)})
+            attempts = [(relevance, ablation)]
+            if relevance is not None:  # without Relevance-CAM, the gradient statistics still count
+                attempts.append((None, ablation))
+            if ablation is not None:
+                attempts.append((None, None))
+            for k, (rel, abl) in enumerate(attempts):
+                try:
+                    frame = api.metrics().shattering(ctx.model, ctx.data.images[idx], [layer], ctx.targets[idx],
+                                                     relevance_method=rel, ablation_method=abl,
+                                                     batch_size=len(idx))
+                    rows += [{**base, "image": int(idx[r.image]), "metric": str(r.statistic), "value": float(r.value)}
+                             for r in frame.itertuples()]
+                    break
+                except Exception as e:  # noqa: BLE001
+                    if ctx.cfg.get("fail_fast", False):
+                        raise
+                    rows.append({**base, "image": int(idx[0]), "metric": "error", "error": error_text(e),
+                                 "param": f"relevance={rel},ablation={abl}"})
         ctx.store.write(unit, rows)
         if bar is not None:
             bar.update(1)

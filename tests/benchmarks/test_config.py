@@ -1,0 +1,140 @@
+"""Every config group composes, and every member is complete."""
+import importlib.util
+
+import pytest
+from omegaconf import OmegaConf
+
+from tests.benchmarks.conftest import CONF, compose
+
+GROUPS = ["model", "dataset", "method", "metrics", "train", "experiment"]
+
+
+def names(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def test_default_composition_is_the_smoke_experiment():
+    cfg = compose()
+    assert cfg.experiment.name == "smoke"
+    assert list(cfg.models)[:2] == ["vgg_small", "resnet_small"]
+    assert {"shallow", "mid", "last"} <= set(cfg.layers)
+    assert "localization" in cfg.tasks and "faithfulness" in cfg.tasks
+    assert cfg.dataset.image_size == 64
+    assert cfg.get("model") is None and cfg.get("method") is None
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_group_member_composes(group):
+    members = names(group)
+    assert members, f"conf/{group} is empty"
+    for name in members:
+        cfg = compose([f"{group}={name}"])
+        OmegaConf.to_container(cfg, resolve=True)  # every interpolation resolves
+        if group == "model":
+            assert cfg.model.name == name
+            assert set(cfg.model.layers) >= {"shallow", "mid", "last"}, name
+            assert cfg.model.stages, name
+        if group == "method":
+            assert cfg.method.id == name
+            assert cfg.method.library in ("tfcam", "tf-keras-vis", "baseline")
+        if group == "experiment":
+            assert cfg.experiment.name == name
+            assert cfg.tasks, name
+
+
+def test_sweepable_overrides_compose():
+    cfg = compose(["model=resnet50", "method=relevance_cam", "layer=shallow", "dataset=synthetic224"])
+    assert cfg.model.application == "ResNet50" and cfg.layer == "shallow"
+    assert cfg.method.name == "relevance_cam" and cfg.dataset.image_size == 224
+    cfg = compose(["experiment=layers_full"])
+    assert cfg.dataset.image_size == 224 and list(cfg.models) == ["vgg16", "resnet50"]
+
+
+def test_launchers():
+    from hydra import compose as hydra_compose, initialize_config_dir
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=["hydra/launcher=joblib_local"], return_hydra_config=True)
+    assert cfg.hydra.launcher.n_jobs == 2
+    slurm = OmegaConf.load(CONF / "hydra" / "launcher" / "slurm.yaml")
+    assert "submitit_slurm" in slurm.defaults
+    if importlib.util.find_spec("hydra_plugins.hydra_submitit_launcher"):
+        with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+            cfg = hydra_compose("config", overrides=["hydra/launcher=slurm"], return_hydra_config=True)
+        assert cfg.hydra.launcher.gpus_per_node == 1
+
+
+def test_every_tfcam_method_has_a_config():
+    tfcam = pytest.importorskip("tfcam")
+    have = {OmegaConf.load(p).name for p in (CONF / "method").glob("*.yaml")
+            if OmegaConf.load(p).library == "tfcam"}
+    missing = set(getattr(tfcam, "METHODS", [])) - have
+    assert not missing, f"tfcam methods without a conf/method file: {sorted(missing)}"
+
+
+def test_experiments_name_existing_members():
+    models, methods = set(names("model")), set(names("method"))
+    for exp in names("experiment"):
+        cfg = compose([f"experiment={exp}"])
+        assert set(cfg.models) <= models, exp
+        assert set(cfg.get("methods", [])) <= methods, exp
+        for task, opts in cfg.tasks.items():
+            assert set((opts or {}).get("methods", [])) <= methods, (exp, task)
+
+
+def test_small_model_layer_names_exist():
+    from benchmarks.models import zoo
+    for name in ("vgg_small", "resnet_small"):
+        cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+        model = zoo.build(cfg, 32, 3)
+        for layer in [*cfg.layers.values(), *cfg.stages]:
+            model.get_layer(layer)
+        nested = zoo.build(OmegaConf.merge(cfg, {"nested": True}), 32, 3) if name == "resnet_small" else None
+        if nested is not None:
+            assert "resnet_small_backbone" in [l.name for l in nested.layers]
+            assert cfg.layers.last in zoo.all_layer_names(nested)
+            seq = zoo.build(OmegaConf.merge(cfg, {"nested": "sequential"}), 32, 3)
+            assert type(seq).__name__ == "Sequential" and len(seq.layers) == 3
+
+
+def test_application_layer_names_exist():
+    """keras.applications builds with weights=None (nothing is downloaded)."""
+    from benchmarks.models import zoo
+    for name in ("vgg16", "resnet50", "resnet50v2"):
+        cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+        model = zoo.build(cfg, 224, 5)
+        for layer in [*cfg.layers.values(), *cfg.stages]:
+            model.get_layer(layer)
+        assert model.get_layer(cfg.layers.shallow).output.shape[1] == 56
+
+
+def test_layer_choice_resolution():
+    from benchmarks.models.zoo import resolve_layer
+    cfg = OmegaConf.load(CONF / "model" / "vgg16.yaml")
+    assert resolve_layer(cfg, "shallow") == "block3_conv3"
+    assert resolve_layer(cfg, "middle") == "block4_conv3"
+    assert resolve_layer(cfg, "block2_conv2") == "block2_conv2"
+    assert resolve_layer(cfg, None) is None
+
+
+def test_plan_narrows_methods_and_layers():
+    from benchmarks.context import Context
+    cfg = compose(["experiment=smoke"])
+    model_cfg = OmegaConf.load(CONF / "model" / "vgg_small.yaml")
+    ctx = Context(cfg=cfg, out=None, store=None, data=None, model_cfg=model_cfg, model=None, info=None,
+                  targets=None, predicted=None, class_labels=True, experiment="smoke")
+    plan = {(str(m.id), c) for m, c, _ in ctx.plan({})}
+    assert {("gradcam", "shallow"), ("gradcam", "mid"), ("gradcam", "last")} <= plan
+    assert ("gradcampp", "last") in plan and ("gradcampp", "shallow") not in plan  # method_layers
+    assert ("saliency", "input") in plan and ("gaussian", "input") in plan
+    layer_of = {(str(m.id), c): layer for m, c, layer in ctx.plan({})}
+    assert layer_of[("gradcam", "shallow")] == "block3_conv2_relu" and layer_of[("saliency", "input")] is None
+    nested = Context(cfg=cfg, out=None, store=None, data=None, model=None, info=None, targets=None,
+                     predicted=None, class_labels=True, experiment="smoke",
+                     model_cfg=OmegaConf.create({"name": "resnet_small_nested",
+                                                 "layers": {"shallow": "a", "mid": "b", "last": "c"}}))
+    assert {(str(m.id), c) for m, c, _ in nested.plan({})} == {
+        ("gradcam", "last"), ("relevance_cam", "last"), ("tkv_gradcam", "last"), ("tkv_saliency", "input")}
+    one = compose(["experiment=smoke", "method=scorecam", "layer=shallow"])
+    ctx1 = Context(cfg=one, out=None, store=None, data=None, model_cfg=model_cfg, model=None, info=None,
+                   targets=None, predicted=None, class_labels=True, experiment="smoke")
+    assert [(str(m.id), c) for m, c, _ in ctx1.plan({})] == [("scorecam", "shallow")]

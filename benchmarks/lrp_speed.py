@@ -26,6 +26,8 @@ from tfcam import backend
 from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.lrp import LRP
 
+from benchmarks.core_speed import compiled_forward_backward
+
 MODELS = {
     "vgg16": (keras.applications.VGG16, "block5_conv3"),
     "resnet50": (keras.applications.ResNet50, "conv5_block3_out"),
@@ -42,18 +44,6 @@ def paired_median_seconds(first, second, repeats: int) -> tuple[float, float]:
             fn()
             out.append(time.perf_counter() - start)
     return statistics.median(times[0]), statistics.median(times[1])
-
-
-def compiled_forward_backward(model):
-    """One plain compiled forward + backward pass (gradient of the top logit w.r.t. input)."""
-
-    def total(x):
-        logits = model(x, training=False)
-        return keras.ops.sum(keras.ops.max(logits, axis=-1)), logits
-
-    grad = backend.value_and_grad(total)
-    step = backend.compile_function(lambda x: grad(x)[2], model.variables)
-    return lambda x: np.asarray(step(x))
 
 
 def run(name: str, size: int, batch: int, repeats: int) -> dict:

@@ -145,10 +145,6 @@ class Program:
             return step.inputs[0]
         return key
 
-    @property
-    def ends_in_softmax(self) -> bool:
-        return len(self.output_keys) == 1 and self.logit_key != self.output_keys[0]
-
     # ----------------------------------------------------------------- running
     def plan(self, fed: frozenset, wants: tuple) -> list[Step]:
         """The steps needed to compute `wants` from the keys in `fed`, in order."""

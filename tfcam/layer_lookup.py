@@ -7,7 +7,7 @@ import difflib
 
 import keras
 
-from tfcam.graph import Program, Step
+from tfcam.graph import Program
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +98,3 @@ def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
         f"{spatial}, or pass layer=None for the last one."
     )
 
-
-def step_of(program: Program, tap: LayerTap) -> Step | None:
-    return program.producer(tap.key)

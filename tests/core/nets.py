@@ -31,7 +31,7 @@ def linear(size=5, channels=2, classes=3):
 
 def activations(model, layer, images):
     """The layer's output through a plain Keras sub-model (an independent reference)."""
-    return np.asarray(keras.Model(model.inputs, model.get_layer(layer).output)(images))
+    return np.asarray(keras.Model(model.inputs[0], model.get_layer(layer).output)(images))
 
 
 def images(n=3, size=8, channels=3, seed=0):

@@ -175,3 +175,13 @@ def test_same_shaped_batches_do_not_retrace():
     explainer.attribute(nets.images(n=5))  # batches of 2, 2 and a padded 1
     explainer.attribute(nets.images(n=4, seed=1), target=[0, 1, 2, 0])
     assert len(traces) == 1
+
+
+@pytest.mark.parametrize("which", ["nested", "flat"])
+def test_traced_program_reproduces_the_model(which):
+    from tfcam.graph import trace
+
+    model = dict(zip(["nested", "flat"], _nested_and_flat()))[which]
+    x = nets.images(n=2, size=12)
+    np.testing.assert_allclose(np.asarray(trace(model)(x)), np.asarray(model(x)), rtol=1e-5,
+                               atol=1e-6)

@@ -185,3 +185,18 @@ def test_traced_program_reproduces_the_model(which):
     x = nets.images(n=2, size=12)
     np.testing.assert_allclose(np.asarray(trace(model)(x)), np.asarray(model(x)), rtol=1e-5,
                                atol=1e-6)
+
+
+def test_explainer_reused_for_batches_of_other_sizes():
+    """Compiled functions take their batch size from the traced inputs, not the first call."""
+    model = nets.gap_dense()
+    x = nets.images(n=5)
+    for method, options in [("integrated_gradients", {"steps": 2}),
+                            ("smoothgrad", {"samples": 2, "noise_level": 0.0})]:
+        cls = {"integrated_gradients": tfcam.IntegratedGradients,
+               "smoothgrad": tfcam.SmoothGrad}[method]
+        reused = cls(model, batch_size=64, **options)
+        small, large = reused.attribute(x[:2]), reused.attribute(x)
+        fresh = cls(model, batch_size=64, **options).attribute(x)
+        np.testing.assert_allclose(large.maps, fresh.maps, atol=1e-6)
+        np.testing.assert_allclose(small.maps, fresh.maps[:2], atol=1e-5)

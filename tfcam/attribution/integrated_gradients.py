@@ -56,17 +56,19 @@ class IntegratedGradients(InputSpaceMethod):
         )
 
     def explain_batch(self, images, indices):
-        n, shape, steps = len(images), images.shape[1:], self.steps
         baselines = self._baselines(images).astype("float32")
-        alphas = self.alphas.reshape(1, steps, *([1] * len(shape)))
-        path = baselines[:, None] + alphas * (images - baselines)[:, None]
-        path = path.reshape(n * steps, *shape)
-        repeated = np.repeat(indices, steps)
 
-        def run(path, repeated, images, baselines):
-            grads, scores, resolved = input_gradients(self, path, repeated)
+        def run(images, baselines, indices):
+            # The path is built on the device: n * steps inputs never exist on the host.
+            n, shape, steps = images.shape[0], tuple(images.shape[1:]), self.steps
+            ones = (1,) * len(shape)
+            alphas = ops.reshape(self.alphas, (1, steps, *ones))
+            path = baselines[:, None] + alphas * (images - baselines)[:, None]
+            repeated = ops.repeat(indices, steps)
+            grads, scores, resolved = input_gradients(
+                self, ops.reshape(path, (n * steps, *shape)), repeated)
             grads = ops.reshape(grads, (n, steps, *shape))
-            weights = ops.reshape(self.weights, (1, steps, *([1] * len(shape))))
+            weights = ops.reshape(self.weights, (1, steps, *ones))
             attributions = (images - baselines) * ops.sum(grads * weights, axis=1)
             raw = ops.sum(attributions, axis=-1)
             return dict(maps=minmax(ops.abs(raw)), raw=raw,
@@ -74,5 +76,5 @@ class IntegratedGradients(InputSpaceMethod):
                         targets=resolved[::steps], attributions=attributions)
 
         return to_numpy(
-            self.compiled("integrated_gradients", run)(path, repeated, images, baselines)
+            self.compiled("integrated_gradients", run)(images, baselines, indices)
         )

@@ -38,6 +38,7 @@ class SmoothGrad(InputSpaceMethod):
         repeated = np.repeat(indices, self.samples)
 
         def run(noisy, repeated):
+            n, shape = noisy.shape[0] // self.samples, tuple(noisy.shape[1:])  # traced shapes
             grads, scores, resolved = input_gradients(self, noisy, repeated)
             grads = ops.mean(ops.reshape(grads, (n, self.samples, *shape)), axis=1)
             raw = ops.max(ops.abs(grads), axis=-1)

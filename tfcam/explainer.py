@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 from tfcam import backend, graph, targets
 from tfcam.explanation import Explanation
 from tfcam.layer_lookup import LayerTap, find_layer, require_spatial
-from tfcam.pairs import auto_chunk_size
+from tfcam.pairs import auto_chunk_size, pair_chunks, scatter
 
 
 def check_inputs(program: graph.Program, inputs) -> np.ndarray:
@@ -107,6 +107,19 @@ class Explainer:
         if key not in self._compiled:
             self._compiled[key] = backend.compile_function(fn, self.model.variables)
         return self._compiled[key]
+
+    def evaluate_pairs(self, name: str, fn, keep: np.ndarray, indices: np.ndarray,
+                       batch_shape, *args) -> np.ndarray:
+        """(N, K) values of `fn(*args, image_idx, item_idx, targets)` for the kept pairs.
+
+        The pairs run in compiled chunks (see `tfcam.pairs`); results stay on the device
+        until all chunks are dispatched, so an accelerator is never idle between chunks.
+        """
+        run_chunk = self.compiled(name, fn)
+        chunk = self.chunk_for(batch_shape)
+        values = [run_chunk(*args, img, item, tgt)[:count]
+                  for img, item, tgt, count in pair_chunks(keep, indices, chunk)]
+        return scatter(keep, [np.asarray(v) for v in values])
 
     def chunk_for(self, batch_shape) -> int:
         """Perturbed inputs per model call: `chunk_size` if set, else sized to the device."""

@@ -13,7 +13,6 @@ from keras import ops
 from tfcam import targets
 from tfcam._maps import minmax
 from tfcam.attribution.gradients import InputSpaceMethod
-from tfcam.pairs import pair_chunks, scatter
 
 
 def patch_masks(height: int, width: int, patch: int, stride: int) -> np.ndarray:
@@ -64,14 +63,10 @@ class Occlusion(InputSpaceMethod):
         scores, resolved = (np.asarray(v) for v in
                             self.compiled("scores", scores_of)(images, indices))
         keep = np.ones((len(images), len(masks)), dtype=bool)
-        device_images, device_masks = ops.convert_to_tensor(images), ops.convert_to_tensor(masks)
-        chunk = self.chunk_for(images.shape)
-        run_chunk = self.compiled("occluded", occluded)
-        values = [
-            np.asarray(run_chunk(device_images, device_masks, img, patch, tgt))[:count]
-            for img, patch, tgt, count in pair_chunks(keep, resolved, chunk)
-        ]
-        drops = scores[:, None] - scatter(keep, values)
+        occluded_scores = self.evaluate_pairs(
+            "occluded", occluded, keep, resolved, images.shape,
+            ops.convert_to_tensor(images), ops.convert_to_tensor(masks))
+        drops = scores[:, None] - occluded_scores
         coverage = masks.sum(axis=0)
         raw = np.einsum("np,phw->nhw", drops, masks) / np.maximum(coverage, 1)
         maps = np.asarray(minmax(ops.relu(ops.convert_to_tensor(raw, "float32"))))

@@ -12,7 +12,6 @@ from keras import ops
 from tfcam import targets
 from tfcam._maps import to_input_resolution
 from tfcam.cam.base import weighted_sum
-from tfcam.pairs import pair_chunks, scatter
 from tfcam.explainer import Explainer
 
 
@@ -55,13 +54,8 @@ class AblationCAM(Explainer):
         head, scores, resolved = self.compiled("forward", forward)(images, indices)
         resolved, scores = np.asarray(resolved), np.asarray(scores)
         keep = np.ones((len(images), head[key].shape[-1]), dtype=bool)
-        chunk = self.chunk_for(images.shape)
-        run_chunk = self.compiled("ablated_scores", ablated_scores)
-        values = [
-            np.asarray(run_chunk(head, img, ch, tgt))[:count]
-            for img, ch, tgt, count in pair_chunks(keep, resolved, chunk)
-        ]
-        ablated = scatter(keep, values)
+        ablated = self.evaluate_pairs("ablated_scores", ablated_scores, keep, resolved,
+                                      images.shape, head)
         safe = np.where(scores == 0, 1e-12, scores)[:, None]
         weights = ((scores[:, None] - ablated) / safe).astype("float32")
         maps, raw = self.compiled("combine", combine)(weights, head[key])

@@ -13,8 +13,8 @@ from keras import ops
 from tfcam import targets
 from tfcam._maps import minmax, to_input_resolution, upsample
 from tfcam.cam.base import weighted_sum
-from tfcam.pairs import pair_chunks, scatter, select_channels
 from tfcam.explainer import Explainer
+from tfcam.pairs import select_channels
 
 
 class ScoreCAM(Explainer):
@@ -56,14 +56,9 @@ class ScoreCAM(Explainer):
         resolved = np.asarray(resolved)
         keep = select_channels(np.asarray(spans), np.asarray(means), self.max_channels)
         channel_maps = ops.transpose(acts, (0, 3, 1, 2))
-        images = ops.convert_to_tensor(images)  # on the device once, not once per chunk
-        chunk = self.chunk_for(images.shape)
-        run_chunk = self.compiled("masked_scores", masked_scores)
-        values = [
-            np.asarray(run_chunk(images, channel_maps, img, ch, tgt))[:count]
-            for img, ch, tgt, count in pair_chunks(keep, resolved, chunk)
-        ]
-        weights = scatter(keep, values)
+        # Images go to the device once, not once per chunk.
+        weights = self.evaluate_pairs("masked_scores", masked_scores, keep, resolved,
+                                      images.shape, ops.convert_to_tensor(images), channel_maps)
         maps, raw = self.compiled("combine", combine)(weights, acts)
         return dict(maps=np.asarray(maps), raw=np.asarray(raw), scores=np.asarray(scores),
                     targets=resolved, channel_weights=weights)

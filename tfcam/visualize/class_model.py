@@ -52,22 +52,25 @@ def visualize_class(model, class_index: int, *, steps: int = 200, learning_rate:
         scores, _ = targets.scores_and_targets(program, env, spec, indices)
         return ops.sum(scores) - l2 * ops.sum(ops.square(x)), scores
 
-    def ascent_step(x, indices):
+    def ascent_step(x, indices, shift):
+        # Jitter: shift the image, climb, shift back; all on the device.
+        x = ops.roll(ops.roll(x, shift[0], axis=1), shift[1], axis=2)
         _, scores, grads = backend.value_and_grad(objective)(x, indices)
-        return x + learning_rate * grads, scores[0]
+        x = x + learning_rate * grads
+        return ops.roll(ops.roll(x, -shift[0], axis=1), -shift[1], axis=2), scores[0]
 
     step = backend.compile_function(ascent_step, model.variables)
     indices = spec.indices
-    history = []
-    for i in trange(steps, desc="visualize_class", disable=progress is False or None):
-        shift = rng.integers(-jitter, jitter + 1, size=2) if jitter else (0, 0)
-        x = np.roll(x, shift, axis=(1, 2))
-        x, score = step(x, indices)
-        x = np.roll(np.asarray(x), (-shift[0], -shift[1]), axis=(1, 2))
-        history.append(float(score))
+    history = []  # device scalars, read once at the end
+    shown = None if progress is None else not progress
+    for i in trange(steps, desc="visualize_class", disable=shown):
+        shift = rng.integers(-jitter, jitter + 1, size=2) if jitter else np.zeros(2, "int64")
+        x, score = step(x, indices, shift.astype("int32"))
+        history.append(score)
         if blur_every and (i + 1) % blur_every == 0:
             from scipy.ndimage import gaussian_filter
 
-            x = gaussian_filter(x, sigma=(0, blur_sigma, blur_sigma, 0))
-    return ClassVisualization(image=x[0], scores=np.asarray(history, "float32"),
+            x = gaussian_filter(np.asarray(x), sigma=(0, blur_sigma, blur_sigma, 0))
+    x = np.asarray(x)
+    return ClassVisualization(image=x[0], scores=np.array([float(v) for v in history], "float32"),
                               class_index=int(class_index))

@@ -41,9 +41,9 @@ def is_spatial(shape) -> bool:
 
 def find_layer(program: Program, layer) -> LayerTap:
     """Resolve `layer` (a name, a "outer/inner" path, a layer object or None) to a tap."""
-    taps = _taps(program)
     if layer is None:
         return default_layer(program)
+    taps = _taps(program)
     if isinstance(layer, (keras.layers.Layer, keras.Operation)):
         matches = [t for t in taps if t.layer is layer]
         if not matches:

@@ -80,10 +80,11 @@ class GuidedGradCAM(_GradientWalker, Explainer):
         size = self.input_size
 
         def run(images, indices):
-            a, g, scores, resolved = activations_and_gradients(self, images, indices)
+            # One forward pass serves both the guided walk and Grad-CAM's gradient.
+            env, guided, _, _ = self.relevance_pass(images, indices)
+            a, g, scores, resolved = activations_and_gradients(self, images, indices, env)
             weights = ops.mean(g, axis=(1, 2))
             cam = to_input_resolution(ops.relu(weighted_sum(weights, a)), size)
-            guided, _, _ = self.guided_gradients(images, indices)
             attributions = guided * cam[..., None]
             raw = ops.max(ops.abs(attributions), axis=-1)
             return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,

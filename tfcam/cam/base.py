@@ -19,10 +19,19 @@ def weighted_sum(weights, activations):
     return ops.einsum("nk,nhwk->nhw", weights, activations)
 
 
-def activations_and_gradients(explainer: Explainer, images, indices):
-    """A, dS/dA, scores and resolved targets (traced inside a compiled function)."""
+def activations_and_gradients(explainer: Explainer, images, indices, forward=None):
+    """A, dS/dA, scores and resolved targets (traced inside a compiled function).
+
+    `forward`: an environment from a forward pass already made on `images` (the values up
+    to the layer are reused from it; the rest is recomputed to be differentiated).
+    """
     program, key = explainer.program, explainer.tap.key
-    env = program.evaluate({program.input_keys[0]: images}, [key])
+    input_key = program.input_keys[0]
+    if forward is None:
+        env = program.evaluate({input_key: images}, [key])
+    else:
+        before = program.plan(frozenset([input_key]), (key,))
+        env = {k: forward[k] for k in (input_key, *(k for s in before for k in s.outputs))}
     spec = explainer.spec
 
     def total_score(activations):

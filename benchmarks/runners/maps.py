@@ -46,6 +46,8 @@ def run(ctx, tasks: dict, bar=None) -> None:
     # tfcam methods first, so tf-keras-vis rows can be compared with their maps
     order.sort(key=lambda p: {"tfcam": 0, "baseline": 1}.get(str(p[0].library), 2))
     batches = ctx.batches(index)
+    # Only maps that another method compares itself with are kept for the run.
+    partners = {str(m.get("counterpart")) for m, _, _ in order if m.get("counterpart")}
     maps_cache: dict = {}
     for method_cfg, choice, layer in order:
         for idx in batches:
@@ -62,12 +64,14 @@ def run(ctx, tasks: dict, bar=None) -> None:
             try:
                 with Timer() as timer:
                     maps = ctx.explain(method_cfg, layer, idx)
-                maps_cache[(str(method_cfg.id), choice, int(idx[0]))] = maps
+                if str(method_cfg.id) in partners:
+                    maps_cache[(str(method_cfg.id), choice, int(idx[0]))] = maps
                 ctx.save_figure_maps(method_cfg, choice, idx, maps)
             except Exception as e:  # noqa: BLE001 - the table says what failed
                 if ctx.cfg.get("fail_fast", False):
                     raise
-                maps_cache[(str(method_cfg.id), choice, int(idx[0]))] = e
+                if str(method_cfg.id) in partners:
+                    maps_cache[(str(method_cfg.id), choice, int(idx[0]))] = e
                 err = error_text(e)
                 for t in todo:
                     row = {**ctx.base_row(t, method_cfg, choice, layer), "metric": "error", "error": err,

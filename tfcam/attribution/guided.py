@@ -41,22 +41,17 @@ class _GradientWalker(RelevanceWalker):
     gradient_walk = True
     make_composite = staticmethod(guided_composite)
 
-    def guided_gradients(self, images, indices):
-        """(guided gradient w.r.t. the input, scores, resolved targets), traced."""
-        _, grads, scores, resolved = self.relevance_pass(images, indices)
-        return grads, scores, resolved
+    def __init__(self, model, layer=None, **kwargs):
+        super().__init__(model, layer, **kwargs)
+        self.plan_walk(self.make_composite(), "one_hot")
 
 
 class GuidedBackprop(_GradientWalker, InputSpaceMethod):
     method = "guided_backprop"
 
-    def __init__(self, model, layer=None, **kwargs):
-        super().__init__(model, None, **kwargs)
-        self.plan_walk(self.make_composite(), "one_hot")
-
     def explain_batch(self, images, indices):
         def run(images, indices):
-            grads, scores, resolved = self.guided_gradients(images, indices)
+            _, grads, scores, resolved = self.relevance_pass(images, indices)
             raw = ops.max(ops.abs(grads), axis=-1)
             return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,
                         attributions=grads)
@@ -71,10 +66,6 @@ class Deconvnet(GuidedBackprop):
 
 class GuidedGradCAM(_GradientWalker, Explainer):
     method = "guided_gradcam"
-
-    def __init__(self, model, layer=None, **kwargs):
-        super().__init__(model, layer, **kwargs)
-        self.plan_walk(self.make_composite(), "one_hot")
 
     def explain_batch(self, images, indices):
         size = self.input_size

@@ -276,23 +276,19 @@ class ZBox(WeightRule):
 class Flat(WeightRule):
     """Weights and inputs replaced by 1: relevance spread evenly over the receptive field."""
 
+    def kernel(self, kernel):
+        return ops.ones_like(kernel)
+
     def linear_relevance(self, linear, a, r, nonnegative):
         ones = ops.ones_like(a)
-        return _z_terms(linear, [(ones, ops.ones_like(linear.kernel), 1.0)], None, r, TINY)
-
-    def __repr__(self):
-        return "Flat()"
+        return _z_terms(linear, [(ones, self.kernel(linear.kernel), 1.0)], None, r, TINY)
 
 
-class WSquare(WeightRule):
+class WSquare(Flat):
     """Weights replaced by `w²`, inputs by 1: relevance spread by squared weight."""
 
-    def linear_relevance(self, linear, a, r, nonnegative):
-        ones = ops.ones_like(a)
-        return _z_terms(linear, [(ones, ops.square(linear.kernel), 1.0)], None, r, TINY)
-
-    def __repr__(self):
-        return "WSquare()"
+    def kernel(self, kernel):
+        return ops.square(kernel)
 
 
 # ------------------------------------------------------------------- ReLU rules

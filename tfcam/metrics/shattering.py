@@ -14,20 +14,21 @@ import pandas as pd
 from ._arrays import as_images, spearman
 from ._model_calls import predict, resolve_targets
 
-STATISTICS = (
-    "autocorrelation",
-    "sign_coherence",
-    "sign_coherence_noise_floor",
-    "negative_weight_share",
-    "spearman_gradcam_ablation",
-    "spearman_relevancecam_ablation",
-)
+def _tfcam_layer_gradients():
+    """tfcam's layer gradients, one compiled explainer per layer for the whole analysis."""
+    from tfcam.cam.base import LayerGradients  # lazy: the core may import tfcam.metrics
 
+    explainers = {}
 
-def _tfcam_layer_gradients(model, images, layer, targets):
-    import tfcam  # lazy: the core may import tfcam.metrics
+    def layer_gradients(model, images, layer, targets):
+        key = id(layer) if not isinstance(layer, str) else layer
+        if key not in explainers:
+            explainers[key] = LayerGradients(model, layer, batch_size=len(images),
+                                             progress=False)
+        out = explainers[key].run(images, targets)
+        return out["activations"], out["gradients"], out["scores"]
 
-    return tfcam.layer_gradients(model, images, layer, targets)
+    return layer_gradients
 
 
 def _tfcam_channel_weights(model, images, method, layer, targets):
@@ -148,7 +149,7 @@ def shattering(
     """
     x = as_images(images)
     n = x.shape[0]
-    layer_gradients = layer_gradients or _tfcam_layer_gradients
+    layer_gradients = layer_gradients or _tfcam_layer_gradients()
     channel_weights = channel_weights or _tfcam_channel_weights
     if targets is None:
         targets = resolve_targets(None, np.asarray(predict(model, x, batch_size)).reshape(n, -1))

@@ -150,7 +150,7 @@ class Explainer:
             yield batch, indices
 
 
-_OPTIONAL_FIELDS = ("channel_weights", "attributions", "relevance")
+_OPTIONAL_FIELDS = ("channel_weights", "attributions", "relevance", "perturbed_inputs")
 
 
 def _disabled(progress: bool | None, steps: int) -> bool | None:

@@ -20,6 +20,8 @@ class Explanation:
     channel_weights: (N, K) per-channel weights for CAM methods, else None.
     attributions: (N, H, W, C) input-space attributions (gradients, IG, ...), else None.
     relevance: (N, h, w, K) LRP relevance at the layer (or input), else None.
+    perturbed_inputs: (N,) int, for the perturbation methods (Score-CAM, Ablation-CAM,
+        occlusion): how many masked, ablated or occluded copies of each input the model ran.
     """
 
     maps: np.ndarray
@@ -31,6 +33,7 @@ class Explanation:
     channel_weights: np.ndarray | None = None
     attributions: np.ndarray | None = None
     relevance: np.ndarray | None = None
+    perturbed_inputs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.maps)

@@ -86,17 +86,18 @@ def model_outputs(program: Program, env: dict):
 def scores_and_targets(program: Program, env: dict, spec: TargetSpec, indices):
     """Per-sample scores (N,) and the class indices they belong to (TOP1 resolved).
 
-    For class targets the score is the logit; for a callable, whatever it returns.
+    For class targets the score is the logit; for a callable, whatever it returns. Scores are
+    float32 also on mixed-precision models (whose logits may be bfloat16 or float16).
     """
     if spec.is_callable:
-        scores = ops.convert_to_tensor(spec.score_fn(model_outputs(program, env)))
+        scores = ops.cast(spec.score_fn(model_outputs(program, env)), "float32")
         if len(scores.shape) != 1:
             raise ValueError(
                 f"a callable target must return one score per sample, shape (N,); it "
                 f"returned shape {tuple(scores.shape)}."
             )
         return scores, indices
-    logits = env[program.logit_key]
+    logits = ops.cast(env[program.logit_key], "float32")
     top1 = ops.cast(ops.argmax(logits, axis=-1), "int32")
     indices = ops.where(indices < 0, top1, indices)
     scores = ops.take_along_axis(logits, indices[:, None], axis=1)[:, 0]
@@ -107,5 +108,5 @@ def class_probabilities(program: Program, env: dict, spec: TargetSpec, indices):
     """Softmax probability of each sample's class (or the callable's score)."""
     if spec.is_callable:
         return scores_and_targets(program, env, spec, indices)[0]
-    probs = ops.softmax(env[program.logit_key], axis=-1)
+    probs = ops.softmax(ops.cast(env[program.logit_key], "float32"), axis=-1)
     return ops.take_along_axis(probs, indices[:, None], axis=1)[:, 0]

@@ -60,14 +60,20 @@ class Occlusion(InputSpaceMethod):
             x = ops.take(images, image_idx, axis=0) * (1 - m) + baseline * m
             return scores_of(x, indices)[0]
 
-        scores, resolved = (np.asarray(v) for v in
-                            self.compiled("scores", scores_of)(images, indices))
-        keep = np.ones((len(images), len(masks)), dtype=bool)
+        def combine(scores, occluded_scores, masks):
+            # Each pixel: the mean drop of the patches that cover it (0 where none does).
+            drops = scores[:, None] - occluded_scores
+            coverage = ops.maximum(ops.sum(masks, axis=0), 1.0)
+            raw = ops.einsum("np,phw->nhw", drops, masks) / coverage
+            return minmax(ops.relu(raw)), raw
+
+        scores, resolved = self.compiled("scores", scores_of)(images, indices)
+        resolved = np.asarray(resolved)
+        masks = ops.convert_to_tensor(masks)
+        keep = np.ones((len(images), masks.shape[0]), dtype=bool)
         occluded_scores = self.evaluate_pairs(
             "occluded", occluded, keep, resolved, images.shape,
-            ops.convert_to_tensor(images), ops.convert_to_tensor(masks))
-        drops = scores[:, None] - occluded_scores
-        coverage = masks.sum(axis=0)
-        raw = np.einsum("np,phw->nhw", drops, masks) / np.maximum(coverage, 1)
-        maps = np.asarray(minmax(ops.relu(ops.convert_to_tensor(raw, "float32"))))
-        return dict(maps=maps, raw=raw.astype("float32"), scores=scores, targets=resolved)
+            ops.convert_to_tensor(images), masks)
+        maps, raw = self.compiled("combine", combine)(scores, occluded_scores, masks)
+        return dict(maps=np.asarray(maps), raw=np.asarray(raw), scores=np.asarray(scores),
+                    targets=resolved, perturbed_inputs=keep.sum(axis=1))

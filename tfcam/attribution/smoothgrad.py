@@ -1,8 +1,8 @@
 """SmoothGrad (Smilkov et al., 2017): the gradient averaged over noisy copies of the input.
 
-sigma = noise_level * (max - min of each image). All noisy copies of a batch go through the
-model in one call; the explainer's `batch_size` counts model inputs, so images per call are
-`batch_size // samples` (at least one).
+sigma = noise_level * (max - min of each image). The noise is drawn on the device and all
+noisy copies of a batch go through the model in one call; the explainer's `batch_size`
+counts model inputs, so images per call are `batch_size // samples` (at least one).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from keras import ops
 
+from tfcam import backend
 from tfcam._maps import minmax
 from tfcam.attribution.gradients import InputSpaceMethod, input_gradients
 from tfcam.explainer import to_numpy
@@ -30,20 +31,22 @@ class SmoothGrad(InputSpaceMethod):
         self._rng = np.random.default_rng(seed)
 
     def explain_batch(self, images, indices):
-        n, shape = len(images), images.shape[1:]
-        span = images.reshape(n, -1).max(axis=1) - images.reshape(n, -1).min(axis=1)
-        sigma = (self.noise_level * span).reshape(n, 1, *([1] * len(shape)))
-        noise = self._rng.standard_normal((n, self.samples, *shape)).astype("float32") * sigma
-        noisy = (images[:, None] + noise).reshape(n * self.samples, *shape)
-        repeated = np.repeat(indices, self.samples)
+        # One seed per batch from the explainer's generator: reproducible for a given `seed`,
+        # and the noisy copies (samples × the batch) are drawn on the device, never on the host.
+        seed = self._rng.integers(0, 2**31 - 1, size=2).astype("int32")
 
-        def run(noisy, repeated):
-            n, shape = noisy.shape[0] // self.samples, tuple(noisy.shape[1:])  # traced shapes
-            grads, scores, resolved = input_gradients(self, noisy, repeated)
-            grads = ops.mean(ops.reshape(grads, (n, self.samples, *shape)), axis=1)
+        def run(images, indices, seed):
+            n, shape, samples = images.shape[0], tuple(images.shape[1:]), self.samples
+            flat = ops.reshape(images, (n, -1))
+            span = ops.max(flat, axis=1) - ops.min(flat, axis=1)
+            sigma = ops.reshape(self.noise_level * span, (n, 1, *([1] * len(shape))))
+            noise = backend.normal((n, samples, *shape), seed) * sigma
+            noisy = ops.reshape(images[:, None] + noise, (n * samples, *shape))
+            grads, scores, resolved = input_gradients(self, noisy, ops.repeat(indices, samples))
+            grads = ops.mean(ops.reshape(grads, (n, samples, *shape)), axis=1)
             raw = ops.max(ops.abs(grads), axis=-1)
-            mean_scores = ops.mean(ops.reshape(scores, (n, self.samples)), axis=1)
+            mean_scores = ops.mean(ops.reshape(scores, (n, samples)), axis=1)
             return dict(maps=minmax(raw), raw=raw, scores=mean_scores,
-                        targets=resolved[:: self.samples], attributions=grads)
+                        targets=resolved[::samples], attributions=grads)
 
-        return to_numpy(self.compiled("smoothgrad", run)(noisy, repeated))
+        return to_numpy(self.compiled("smoothgrad", run)(images, indices, seed))

@@ -33,6 +33,11 @@ def compile_function(fn, variables):
     return call
 
 
+def normal(shape, seed, dtype="float32"):
+    """Standard normal samples from a (2,) int seed tensor: the same seed gives the same noise."""
+    return jax.random.normal(jax.numpy.asarray(seed, "uint32"), shape, dtype)
+
+
 def memory_budget(fraction: float = 0.25, cpu_bytes: int = 2 << 30) -> int:
     """Bytes a batch of perturbed inputs may use: a fraction of the accelerator's memory."""
     stats = jax.devices()[0].memory_stats() or {}

@@ -41,6 +41,11 @@ def compile_function(fn, variables):
     return tf.function(fn)
 
 
+def normal(shape, seed, dtype="float32"):
+    """Standard normal samples from a (2,) int seed tensor: the same seed gives the same noise."""
+    return tf.random.stateless_normal(shape, seed=tf.cast(seed, "int32"), dtype=dtype)
+
+
 def memory_budget(fraction: float = 0.25, cpu_bytes: int = 2 << 30) -> int:
     """Bytes a batch of perturbed inputs may use.
 

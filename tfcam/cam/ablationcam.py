@@ -60,4 +60,4 @@ class AblationCAM(Explainer):
         weights = ((scores[:, None] - ablated) / safe).astype("float32")
         maps, raw = self.compiled("combine", combine)(weights, head[key])
         return dict(maps=np.asarray(maps), raw=np.asarray(raw), scores=scores,
-                    targets=resolved, channel_weights=weights)
+                    targets=resolved, channel_weights=weights, perturbed_inputs=keep.sum(axis=1))

@@ -15,12 +15,16 @@ from tfcam.explainer import Explainer, to_numpy
 
 
 def weighted_sum(weights, activations):
-    """sum_k w_k A^k: weights (N, K), activations (N, h, w, K) -> (N, h, w)."""
-    return ops.einsum("nk,nhwk->nhw", weights, activations)
+    """sum_k w_k A^k: weights (N, K), activations (N, h, w, K) -> (N, h, w), in float32."""
+    return ops.einsum("nk,nhwk->nhw", ops.cast(weights, "float32"),
+                      ops.cast(activations, "float32"))
 
 
 def activations_and_gradients(explainer: Explainer, images, indices, forward=None):
     """A, dS/dA, scores and resolved targets (traced inside a compiled function).
+
+    A and dS/dA come back in float32 whatever the model computes in (mixed precision), so
+    channel weights are not summed in bfloat16.
 
     `forward`: an environment from a forward pass already made on `images` (the values up
     to the layer are reused from it; the rest is recomputed to be differentiated).
@@ -40,7 +44,7 @@ def activations_and_gradients(explainer: Explainer, images, indices, forward=Non
         return ops.sum(scores), (scores, resolved)
 
     _, (scores, resolved), grads = backend.value_and_grad(total_score)(env[key])
-    return env[key], grads, scores, resolved
+    return ops.cast(env[key], "float32"), ops.cast(grads, "float32"), scores, resolved
 
 
 class GradientCAM(Explainer):

@@ -37,6 +37,7 @@ class RelevanceCAM(RelevanceWalker, Explainer):
 
         def run(images, indices):
             env, relevance, scores, resolved = self.relevance_pass(images, indices, key)
+            relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
             weights = ops.sum(relevance, axis=(1, 2))
             raw = weighted_sum(weights, env[key])
             if self.relu:

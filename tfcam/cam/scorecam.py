@@ -35,7 +35,7 @@ class ScoreCAM(Explainer):
         def forward(images, indices):
             env = program.evaluate({input_key: images}, (key, *targets.score_keys(program, spec)))
             scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-            acts = env[key]
+            acts = ops.cast(env[key], "float32")
             spans = ops.max(acts, axis=(1, 2)) - ops.min(acts, axis=(1, 2))
             return acts, spans, ops.mean(acts, axis=(1, 2)), scores, resolved
 
@@ -61,4 +61,4 @@ class ScoreCAM(Explainer):
                                       images.shape, ops.convert_to_tensor(images), channel_maps)
         maps, raw = self.compiled("combine", combine)(weights, acts)
         return dict(maps=np.asarray(maps), raw=np.asarray(raw), scores=np.asarray(scores),
-                    targets=resolved, channel_weights=weights)
+                    targets=resolved, channel_weights=weights, perturbed_inputs=keep.sum(axis=1))

@@ -37,6 +37,7 @@ layer that computes a (piecewise) linear function of its inputs.
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -59,11 +60,19 @@ def _single(values, site, rule):
     return values[0]
 
 
+def as_float32(x):
+    """`x` in float32: relevance is propagated in float32 also through a mixed-precision
+    model (whose layers compute, and record, bfloat16 or float16)."""
+    low_precision = keras.backend.standardize_dtype(x.dtype) in ("bfloat16", "float16")
+    return ops.cast(x, "float32") if low_precision else x
+
+
 def _forward(site, n_outputs):
-    """The step's computation as a function of its inputs (a tensor for one output)."""
+    """The step's computation as a function of its inputs (a tensor for one output), with
+    float32 outputs (see `as_float32`)."""
     if n_outputs == 1:
-        return lambda *xs: site.forward(*xs)[0]
-    return lambda *xs: list(site.forward(*xs))
+        return lambda *xs: as_float32(site.forward(*xs)[0])
+    return lambda *xs: [as_float32(y) for y in site.forward(*xs)]
 
 
 def _cotangent(values):

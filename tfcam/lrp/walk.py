@@ -23,7 +23,7 @@ from tfcam import graph
 from tfcam.lrp import composites as _composites
 from tfcam.lrp.canonizers import BatchNormFolding
 from tfcam.lrp.linear import is_linear_layer, linear_map
-from tfcam.lrp.rules import Pass, Rule
+from tfcam.lrp.rules import Pass, Rule, as_float32
 
 
 @dataclasses.dataclass(eq=False)
@@ -131,17 +131,18 @@ class Walk:
         """Relevance by key, from `seeds` ({key: relevance}) down to the stop key.
 
         Returns every key the walk reached (the stop key included, zeros if none arrived).
+        Relevance is float32, whatever the model computes in.
         """
-        relevance = {k: v for k, v in seeds.items()}
+        relevance = {k: as_float32(v) for k, v in seeds.items()}
         for site in reversed(self.sites):
             step = site.step
             rel_out = [relevance.get(k) for k in step.outputs]
             if all(r is None for r in rel_out):
                 continue  # no relevance reached this step (e.g. an unused branch)
-            rel_out = [ops.zeros_like(env[k]) if r is None else r
+            rel_out = [ops.zeros_like(as_float32(env[k])) if r is None else r
                        for k, r in zip(step.outputs, rel_out)]
-            inputs = [env[k] for k in step.inputs]
-            outputs = [env[k] for k in site.output_keys]
+            inputs = [as_float32(env[k]) for k in step.inputs]
+            outputs = [as_float32(env[k]) for k in site.output_keys]
             rel_in = site.rule.relevance_in(site, inputs, outputs, rel_out)
             if len(rel_in) != len(inputs):
                 raise ValueError(
@@ -152,7 +153,7 @@ class Walk:
                 if wanted:
                     relevance[key] = r if key not in relevance else relevance[key] + r
         if self.stop not in relevance:
-            relevance[self.stop] = ops.zeros_like(env[self.stop])
+            relevance[self.stop] = ops.zeros_like(as_float32(env[self.stop]))
         return relevance
 
     def relevance(self, env: dict, seeds: dict):

@@ -119,8 +119,8 @@ def deletion_insertion(
 
     # Each evaluated input is (kind, image, pixel count): pixels ranked below the count
     # come from finish[kind, image], the others from start[kind, image].
-    starts, finishes, kinds, step_ids = [], [], [], []
-    for kind, name in enumerate(which):
+    starts, finishes, step_ids = [], [], []
+    for name in which:
         if name == "deletion":
             starts.append(x)
             finishes.append(_substrate(deletion_baseline, x, blur_sigma, blur_size))

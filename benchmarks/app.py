@@ -33,9 +33,13 @@ def load_dataset(dcfg, progress: bool = False):
 
 
 def model_configs(cfg) -> list:
-    if cfg.get("model") is not None:
-        return [cfg.model]
-    return [load_group("model", str(n)) for n in as_list(cfg.models)]
+    """The experiment's model configs; a top-level ``weights=`` (e.g. ``random`` for speed
+    runs) replaces every model's own."""
+    configs = [cfg.model] if cfg.get("model") is not None else [
+        load_group("model", str(n)) for n in as_list(cfg.models)]
+    if cfg.get("weights"):
+        configs = [OmegaConf.merge(c, {"weights": str(cfg.weights)}) for c in configs]
+    return configs
 
 
 def task_options(cfg) -> dict:
@@ -53,7 +57,8 @@ def task_options(cfg) -> dict:
 def fingerprint(cfg) -> dict:
     """What the meaning of recorded rows depends on (not the lists of methods or layers:
     adding a method to a finished run computes just that method)."""
-    keep = {k: cfg.get(k) for k in ("dataset", "metrics", "train", "batch_size", "seed")}
+    keep = {k: cfg.get(k) for k in ("dataset", "metrics", "train", "batch_size", "seed", "weights",
+                                     "precision")}
     return OmegaConf.to_container(OmegaConf.create(keep), resolve=True)
 
 
@@ -105,6 +110,8 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if synthetic else None,
                                     data.image_size[0], max(n_classes, 2), cfg.cache_dir,
                                     progress=progress, log=log)
+        from benchmarks.models.zoo import with_precision
+        model = with_precision(model_cfg, model, str(cfg.get("precision") or "float32"), info)
         probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
         predicted = probs.argmax(-1)
         class_labels = synthetic and info.source != "imagenet" \

@@ -117,8 +117,6 @@ class Context:
         key = (str(method_cfg.id), layer, id(model))
         if key not in self._explainers:
             try:
-                if layer is not None and str(layer).startswith("!"):
-                    raise KeyError(layer[1:])
                 self._explainers[key] = make_explainer(method_cfg, model, layer,
                                                        int(self.cfg.get("batch_size", 16)))
             except Exception as e:  # noqa: BLE001 - recorded in the table

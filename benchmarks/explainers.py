@@ -45,7 +45,10 @@ def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32):
     """The explainer a method config (conf/method/*.yaml) describes, for ``model`` at ``layer``.
 
     Raises what the library raises when it cannot even be set up (tf-keras-vis:
-    :class:`~benchmarks.baselines.tf_keras_vis.BaselineError`)."""
+    :class:`~benchmarks.baselines.tf_keras_vis.BaselineError`), and a KeyError for a layer
+    the model config could not name (``Context.plan`` marks it ``"!<why>"``)."""
+    if layer is not None and str(layer).startswith("!"):
+        raise KeyError(str(layer)[1:])
     library = str(method_cfg.library)
     options = _plain(method_cfg.get("options"))
     name = str(method_cfg.name)

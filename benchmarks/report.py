@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks import speed_report
 from benchmarks.results import CURVE_COLUMNS, RESULT_COLUMNS, read_table
 
 HIGHER_IS_BETTER = {
     "iou": True, "pointing_game": True, "energy_pointing_game": True, "loc_delta": True,
     "class_sensitivity": True, "average_drop": False, "increase_in_confidence": True,
     "deletion": False, "insertion": True, "win_percent": True, "spearman_vs_tfcam": True,
-    "seconds_per_image": False, "ratio_to_forward_backward": False, "first_call_seconds": False,
+    "images_per_second": True, "ratio_to_reference": False, "first_call_seconds": False,
 }
 TASK_METRICS = {
     "localization": ["iou", "pointing_game", "energy_pointing_game", "loc_delta", "class_sensitivity"],
@@ -254,6 +255,7 @@ def _environment() -> list:
     try:
         import keras
         lines.append(f"- keras {keras.__version__} ({keras.backend.backend()} backend)")
+        lines.append(f"- device: {_device(keras.backend.backend())}")
     except Exception:
         pass
     for mod in ("tfcam", "tensorflow", "tf_keras_vis"):
@@ -263,6 +265,20 @@ def _environment() -> list:
         except Exception:
             pass
     return lines
+
+
+def _device(backend: str) -> str:
+    """The accelerator the backend computes on (its kind, e.g. 'NVIDIA H100 80GB HBM3'), or 'CPU'."""
+    if backend == "jax":
+        import jax
+        device = jax.devices()[0]
+        return f"{device.device_kind} ({device.platform}, jax {jax.__version__})"
+    if backend == "tensorflow":
+        import tensorflow as tf
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return "CPU"
 
 
 def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str = "") -> Path:
@@ -321,21 +337,7 @@ def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str
                   "At a layer that feeds global average pooling directly, the gradient is the same at every "
                   "position (autocorrelation reported as 0, sign coherence 1): that layer's row says nothing "
                   "about shattering.\n"]
-    speed = results[(results.task == "speed")]
-    if not speed.empty:
-        ok = speed[speed.metric != "error"]
-        t = ok.pivot_table(index=["model", "method", "library", "layer_choice"], columns="metric",
-                           values="value", aggfunc="first").reset_index()
-        for c in ("seconds_per_image", "first_call_seconds"):
-            if c in t:
-                t[c] = t[c].map(lambda v: f"{v * 1000:.1f} ms" if np.isfinite(v) else "–")
-        if "ratio_to_forward_backward" in t:
-            t["ratio_to_forward_backward"] = t["ratio_to_forward_backward"].map(lambda v: f"{v:.1f}×" if np.isfinite(v) else "–")
-        err = speed[speed.metric == "error"]
-        for r in err.itertuples():
-            t = pd.concat([t, pd.DataFrame([{"model": r.model, "method": r.method, "library": r.library,
-                                             "layer_choice": r.layer_choice, "seconds_per_image": f"failed: {r.error}"}])])
-        parts += ["## Speed (best of repeats; ratio to one compiled forward+backward pass)\n", _md_table(t.fillna(""))]
+    parts += speed_report.markdown(results, _md_table)
     if figures:
         parts += ["## Figures\n", *[f"- [{Path(f).name}]({Path(f).relative_to(folder).as_posix()})" for f in figures], ""]
     n_err = int((results.metric == "error").sum())

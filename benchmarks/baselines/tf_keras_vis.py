@@ -19,6 +19,10 @@ class BaselineError(RuntimeError):
 
 
 def _visualizer(name: str, model):
+    import keras
+    if keras.backend.backend() != "tensorflow":
+        raise BaselineError(f"tf-keras-vis runs on TensorFlow only; this run uses the "
+                            f"{keras.backend.backend()} backend (KERAS_BACKEND=tensorflow for it)")
     try:
         from tf_keras_vis.gradcam import Gradcam
         from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from dataclasses import dataclass, asdict
 
 import numpy as np
@@ -184,7 +185,7 @@ def _smooth_noise(rng, size: int) -> np.ndarray:
     cells = int(rng.integers(3, 9))
     coarse = rng.uniform(size=(3, cells, cells)).astype(np.float32)
     m = _interp_matrix(size, cells)
-    return np.einsum("yi,cij,xj->yxc", m, coarse, m).astype(np.float32)
+    return np.transpose(m @ coarse @ m.T, (1, 2, 0)).astype(np.float32)  # = einsum yi,cij,xj->yxc
 
 
 def _background(rng, spec: SyntheticSpec) -> np.ndarray:
@@ -298,26 +299,65 @@ def _labels(spec: SyntheticSpec) -> tuple:
     return labels.astype(np.int64), second
 
 
-def generate(spec: SyntheticSpec | None = None, progress: bool = False, **overrides) -> Dataset:
-    """Generate the data set described by ``spec`` (fields may be overridden by keyword)."""
+# Above this many pixels (about 400 images at 224 px) the images are drawn in parallel.
+PARALLEL_PIXELS = 20_000_000
+
+
+def _render_range(spec: SyntheticSpec, start: int, labels, second) -> list:
+    return [render(spec, start + j, int(c), int(d)) for j, (c, d) in enumerate(zip(labels, second))]
+
+
+def generate(spec: SyntheticSpec | None = None, progress: bool = False, workers: int | None = None,
+             **overrides) -> Dataset:
+    """Generate the data set described by ``spec`` (fields may be overridden by keyword).
+
+    ``workers``: processes drawing images (the images do not depend on it); None: every CPU
+    core for large sets (``PARALLEL_PIXELS``), else one.
+    """
     spec = spec or SyntheticSpec()
     if overrides:
         spec = dataclasses.replace(spec, **overrides)
     labels, second = _labels(spec)
     n, s = spec.n_images, spec.image_size
+    if workers is None:
+        workers = (os.cpu_count() or 1) if n * s * s >= PARALLEL_PIXELS else 1
     images = np.empty((n, s, s, 3), np.float32)
     masks = np.empty((n, s, s), bool)
     second_masks = np.empty((n, s, s), bool)
     distractors = np.empty((n, s, s), bool)
-    it = range(n)
+    bar = None
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(it, desc=f"data {spec.split}", leave=False)
-    for i in it:
-        r = render(spec, i, int(labels[i]), int(second[i]))
-        images[i], masks[i] = r["image"], r["mask"]
-        second_masks[i], distractors[i] = r["second_mask"], r["distractors"]
+        bar = tqdm(total=n, desc=f"data {spec.split}", leave=False)
+    for start, drawn in _drawn(spec, labels, second, max(1, int(workers))):
+        for i, r in enumerate(drawn, start):
+            images[i], masks[i] = r["image"], r["mask"]
+            second_masks[i], distractors[i] = r["second_mask"], r["distractors"]
+        if bar is not None:
+            bar.update(len(drawn))
+    if bar is not None:
+        bar.close()
     return Dataset(images=images, labels=labels, masks=masks, boxes=boxes_from_masks(masks),
                    class_names=class_names(spec.num_classes), second_labels=second,
                    second_masks=second_masks, distractor_masks=distractors,
                    name=f"synthetic{s}", meta={"spec": spec.fingerprint()})
+
+
+def _drawn(spec: SyntheticSpec, labels, second, workers: int):
+    """(start, rendered images) pieces, in any order; in ``workers`` processes when > 1."""
+    n = len(labels)
+    if workers == 1:
+        step = 16
+        for start in range(0, n, step):
+            yield start, _render_range(spec, start, labels[start:start + step], second[start:start + step])
+        return
+    import concurrent.futures
+    import multiprocessing
+    step = max(1, min(64, -(-n // (4 * workers))))
+    # spawn, not fork: the parent may hold a Keras backend's threads
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        jobs = {pool.submit(_render_range, spec, start, labels[start:start + step],
+                            second[start:start + step]): start for start in range(0, n, step)}
+        for job in concurrent.futures.as_completed(jobs):
+            yield jobs[job], job.result()

@@ -221,12 +221,19 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
     """The model a config asks for, plus a :class:`ModelInfo`.
 
     ``weights: auto`` uses ImageNet weights when the file is there (``weights_path`` or the
-    keras cache), else trains; ``imagenet`` insists on the file; ``train`` always trains.
+    keras cache), else trains; ``imagenet`` insists on the file; ``train`` always trains;
+    ``random`` keeps the seeded initial weights (for speed runs: no training, no accuracy).
     """
     min_acc = float(train_cfg.get("min_accuracy", 0.0))
     if model_cfg.get("same_weights_as"):
         return _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log)
     mode = str(model_cfg.get("weights", "auto") or "auto")
+    if mode == "random":
+        import keras
+        keras.utils.set_random_seed(int(train_cfg.get("seed", 0)))
+        log(f"[tfcam-bench] {model_cfg.name}: random weights (weights=random), not trained")
+        return zoo.build(model_cfg, image_size, num_classes), ModelInfo(
+            str(model_cfg.name), "random", None, None, True, min_acc)
     imagenet = zoo.imagenet_weights_file(model_cfg) if mode in ("auto", "imagenet") else None
     if mode == "imagenet" and imagenet is None:
         raise FileNotFoundError(

@@ -2,10 +2,14 @@
 
 Every model takes RGB images in [0, 1] (the data sets' range) and ends in a softmax, like
 keras.applications: the ImageNet preprocessing is a layer inside the model, so the metrics'
-masking (zero = black) happens in image space for every model alike.
+masking (zero = black) happens in image space for every model alike. The softmax head
+computes in float32 also under a mixed-precision policy (the usual practice: probabilities
+and logits keep their precision), and models are always trained in float32;
+:func:`with_precision` makes a copy that computes in, e.g., bfloat16.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import keras
@@ -110,8 +114,7 @@ def build_application(cfg, input_size: int, num_classes: int, imagenet: Path | N
         base = app(weights=None, include_top=False, input_tensor=pre(inp))
         x = base.output
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inp, out, name=f"{_get(cfg, 'name', 'model')}")
+    return keras.Model(inp, _head(num_classes)(x), name=f"{_get(cfg, 'name', 'model')}")
 
 
 def _conv(x, filters, name, stride=1, bn=False, relu=True):
@@ -143,8 +146,11 @@ def vgg_small(input_size: int, num_classes: int, widths=(16, 32, 64, 96, 96),
         if b in tuple(pools):
             x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inp, out, name=name)
+    return keras.Model(inp, _head(num_classes)(x), name=name)
+
+
+def _head(num_classes: int):
+    return layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")
 
 
 def _basic_block(x, filters, stride, name):
@@ -182,15 +188,13 @@ def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 64), blo
     if nested:
         return _nest(keras.Model(inp, x, name=f"{name}_backbone"), input_size, num_classes, name, nested)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    out = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inp, out, name=name)
+    return keras.Model(inp, _head(num_classes)(x), name=name)
 
 
 def _nest(backbone, input_size: int, num_classes: int, name: str, how=True):
     """The transfer-learning pattern: ``backbone`` (a model) used as one layer, then pooling
     and a softmax head; ``how="sequential"`` wraps it in a Sequential, otherwise a Functional."""
-    head = [layers.GlobalAveragePooling2D(name="avg_pool"),
-            layers.Dense(num_classes, activation="softmax", name="predictions")]
+    head = [layers.GlobalAveragePooling2D(name="avg_pool"), _head(num_classes)]
     if str(how).lower() == "sequential":
         return keras.Sequential([keras.Input((input_size, input_size, 3), name="image"), backbone, *head],
                                 name=name)
@@ -216,6 +220,30 @@ def build(cfg, input_size: int, num_classes: int, imagenet: Path | None = None):
                             tuple(_get(cfg, "blocks", (2, 2, 2, 2))), _get(cfg, "nested", False),
                             name=name, strides=tuple(_get(cfg, "strides", (1, 2, 2, 1))))
     raise ValueError(f"unknown model builder {builder!r} (applications, vgg_small, resnet_small)")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Layers made inside the block compute in the Keras dtype policy ``name``."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def with_precision(cfg, model, precision: str, info=None):
+    """``model``, or a copy with the same weights that computes in ``precision`` (a Keras
+    dtype policy: ``float32``, ``mixed_bfloat16``, ``mixed_float16``). ``info`` (a
+    ``ModelInfo``) says where ImageNet weights came from, for a model built with them."""
+    if model.dtype_policy.name == str(precision):
+        return model
+    imagenet = Path(info.path) if info is not None and info.source == "imagenet" else None
+    with dtype_policy(str(precision)):
+        twin = build(cfg, int(model.input_shape[1]), int(model.output_shape[-1]), imagenet=imagenet)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def all_layer_names(model) -> list:

@@ -55,8 +55,6 @@ def run(ctx, opts: dict, bar=None) -> None:
             base = ctx.base_row(TASK, method_cfg, choice, layer)
 
             def explain_fn(model, x, t, _m=method_cfg, _layer=layer):
-                if _layer is not None and str(_layer).startswith("!"):
-                    raise KeyError(_layer[1:])
                 return unit_maps(make_explainer(_m, model, _layer, bs)(x, np.asarray(t), idx), len(x), x.shape[1:3])
 
             try:

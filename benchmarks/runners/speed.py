@@ -1,107 +1,218 @@
-"""Speed: seconds per image of each method on one batch (best of ``repeats``; the first call,
-which builds the explainer and traces/compiles, is reported apart), and the ratio to one
-compiled forward+backward pass of the same model and batch."""
+"""Speed: images per second of each method, at each batch size and precision, and the ratio
+to the plain passes the method is made of, measured in the same run on the same model and
+batch (``benchmarks.passes``: compiled calls, not ``model.predict``):
+
+* gradient methods (the Grad-CAM family, saliency, guided backprop, LRP, Relevance-CAM):
+  one forward+backward pass of the batch; SmoothGrad and Integrated Gradients: that times
+  their ``samples`` / ``steps``;
+* perturbation methods (Score-CAM, Ablation-CAM, occlusion): the perturbed inputs they ran
+  (``Explanation.perturbed_inputs``) × one forward per input, timed at the chunk size they
+  run in (``perturbation_chunk``). Ablation-CAM runs only the layers after its layer, so it
+  comes in under 1. Their cost in forwards of the same batch is ``ratio_to_forward``.
+
+A method's time is the median of ``repeats`` calls after the first call, which builds the
+explainer and compiles and is reported on its own (``first_call_seconds``). The
+``sweep_methods`` (all when null) run at every batch size and precision, the others at the
+first batch size and precision only (each setting compiles anew). At a precision other than
+float32 (``mixed_bfloat16``: the same weights in a copy of the model that computes in
+bfloat16), each map is compared with the float32 map of the same image
+(``spearman_to_float32``).
+"""
 from __future__ import annotations
 
+import statistics
 import time
 
 import numpy as np
 
-from benchmarks.context import error_text
+from benchmarks import api, passes
+from benchmarks.context import as_list, error_text
 from benchmarks.explainers import make_explainer
+from benchmarks.models import zoo
 
 TASK = "speed"
+PERTURBATION_METHODS = ("scorecam", "ablationcam", "occlusion")
+# inputs per image of the gradient methods that run several (tfcam's defaults)
+PASSES_PER_IMAGE = {"smoothgrad": ("samples", 25), "integrated_gradients": ("steps", 32)}
 
 
-def forward_backward(model):
-    """A compiled ``f(images, targets)``: the gradient of the target logits' sum w.r.t. the
-    input (one forward and one backward pass)."""
-    import keras
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function(reduce_retracing=True)
-        def f(x, t):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = model(x, training=False)
-                s = tf.reduce_sum(tf.gather(y, t, axis=1, batch_dims=1))
-            return tape.gradient(s, x)
-
-        return lambda x, t: f(tf.constant(x), tf.constant(t, dtype=tf.int32)).numpy()
-    if backend == "jax":
-        import jax
-        import jax.numpy as jnp
-
-        def score(x, t):
-            y = model(x, training=False)
-            return jnp.sum(jnp.take_along_axis(y, t[:, None], axis=1))
-
-        g = jax.jit(jax.grad(score))
-        return lambda x, t: np.asarray(g(jnp.asarray(x), jnp.asarray(t)))
-    raise NotImplementedError(f"no forward+backward timing for the {backend} backend")
-
-
-def _best_of(fn, repeats: int) -> float:
-    best = np.inf
+def median_seconds(fn, repeats: int) -> float:
+    times = []
     for _ in range(max(1, repeats)):
-        t0 = time.perf_counter()
+        start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def settings(ctx, opts: dict) -> dict:
+    """The task's options over ``metrics.speed``'s defaults."""
+    base = dict(ctx.cfg.metrics.get("speed") or {})
+    base.update({k: v for k, v in dict(opts).items() if v is not None})
+    return {
+        "batch_sizes": [int(b) for b in as_list(base.get("batch_sizes", [8]))],
+        "precisions": [str(p) for p in as_list(base.get("precisions", ["float32"]))],
+        "repeats": int(base.get("repeats", 3)),
+        "chunk": int(base.get("perturbation_chunk", 64)),
+        "sweep_methods": None if base.get("sweep_methods") is None
+        else [str(m) for m in as_list(base["sweep_methods"])],
+    }
+
+
+def _batch(ctx, size: int):
+    """``size`` images (the data set repeated if it is smaller), their targets and ids."""
+    idx = np.resize(np.arange(len(ctx.data)), size)
+    return ctx.data.images[idx], ctx.targets[idx].astype(np.int32), ctx.data.ids[idx]
+
+
+def _with_chunk(method_cfg, chunk: int):
+    """Perturbation methods run in chunks of ``chunk`` inputs unless the method sets its own."""
+    from omegaconf import OmegaConf
+    if (str(method_cfg.name) not in PERTURBATION_METHODS or str(method_cfg.library) != "tfcam"
+            or "chunk_size" in (method_cfg.get("options") or {})):
+        return method_cfg
+    return OmegaConf.merge(method_cfg, {"options": {"chunk_size": chunk}})
+
+
+class Setting:
+    """One batch size × precision: its model, batch, and the reference passes' timings."""
+
+    def __init__(self, ctx, model, batch_size: int, precision: str, chunk: int, repeats: int):
+        self.ctx, self.model, self.precision = ctx, model, precision
+        self.batch_size, self.chunk, self.repeats = batch_size, chunk, repeats
+        self.name = f"b{batch_size}-{precision}"
+        self.images, self.targets, self.ids = _batch(ctx, batch_size)
+        self._seconds: dict | None = None
+
+    def reference_seconds(self) -> dict:
+        """Seconds of ``forward`` and ``forward_backward`` (per batch) and ``forward_chunk``
+        (per input), measured once and recorded, or read back from the table on resume."""
+        if self._seconds is not None:
+            return self._seconds
+        ctx = self.ctx
+        unit = ctx.unit(TASK, "reference", "input", self.name)
+        if not ctx.store.is_done(unit):
+            x, t = self.images, self.targets
+            chunk_x = np.resize(x, (self.chunk, *x.shape[1:]))
+            forward, forward_backward = (passes.compiled_forward(self.model),
+                                         passes.compiled_forward_backward(self.model))
+            calls = {"forward": lambda: forward(x), "forward_backward": lambda: forward_backward(x, t),
+                     "forward_chunk": lambda: forward(chunk_x)}
+            rows = []
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()  # compiles
+                first = time.perf_counter() - start
+                seconds = median_seconds(call, self.repeats)
+                inputs = self.chunk if name == "forward_chunk" else self.batch_size
+                base = {**self.row(name, "keras", "input"), "image": -1}
+                rows += [{**base, "metric": "seconds", "value": seconds},
+                         {**base, "metric": "images_per_second", "value": inputs / seconds},
+                         {**base, "metric": "first_call_seconds", "value": first}]
+            ctx.store.write(unit, rows)
+        table = ctx.store.table()
+        mine = table[(table.task == TASK) & (table.model == ctx.model_name) & (table.layer_choice == "input")
+                     & (table.metric == "seconds") & table.unit.eq(unit)]
+        seconds = dict(zip(mine.method, mine.value.astype(float)))
+        seconds["forward_chunk"] = seconds.get("forward_chunk", np.nan) / self.chunk
+        self._seconds = seconds
+        return seconds
+
+    def row(self, method: str, library: str, layer_choice: str, layer=None) -> dict:
+        base = self.ctx.base_row(TASK, None, layer_choice, layer)
+        return {**base, "method": method, "library": library, "param": self.name}
+
+    def reference_for(self, method_cfg, perturbed_inputs) -> float:
+        """Seconds of the plain passes the method is made of (see the module's docstring)."""
+        name, options = str(method_cfg.name), dict(method_cfg.get("options") or {})
+        ref = self.reference_seconds()
+        if name in PERTURBATION_METHODS:
+            return float(np.sum(perturbed_inputs)) * ref["forward_chunk"]
+        if name in PASSES_PER_IMAGE:
+            key, default = PASSES_PER_IMAGE[name]
+            return int(options.get(key, default)) * ref["forward_backward"]
+        return ref["forward_backward"]
+
+
+def _units(s: dict, plan: list) -> list:
+    """[(precision, batch size, (method_cfg, choice, layer))] in the order they are timed:
+    the ``sweep_methods`` in every setting first (the figures the goals are about, if a run
+    is cut short), then the other methods at the first batch size and precision."""
+    chosen = s["sweep_methods"]
+    swept = [u for u in plan if chosen is None or str(u[0].id) in chosen]
+    rest = [u for u in plan if chosen is not None and str(u[0].id) not in chosen]
+    units = [(p, b, u) for p in s["precisions"] for b in s["batch_sizes"] for u in swept]
+    return units + [(s["precisions"][0], s["batch_sizes"][0], u) for u in rest]
 
 
 def run(ctx, opts: dict, bar=None) -> None:
-    scfg = ctx.cfg.metrics.speed
-    n = int(opts.get("n_images", scfg.get("n_images", 8)))
-    repeats = int(opts.get("repeats", scfg.get("repeats", 3)))
-    idx = np.arange(min(n, len(ctx.data)))
-    x, t = ctx.data.images[idx], ctx.targets[idx].astype(np.int32)
-    fb_unit = ctx.unit(TASK, "forward_backward", "input", "ref")
-    fb_seconds = None
-    if not ctx.store.is_done(fb_unit):
-        fb = forward_backward(ctx.model)
-        fb(x, t)
-        fb_seconds = _best_of(lambda: fb(x, t), repeats) / len(idx)
-        row = {**ctx.base_row(TASK), "method": "forward_backward", "library": "keras",
-               "layer_choice": "input", "image": -1, "metric": "seconds_per_image", "value": fb_seconds}
-        ctx.store.write(fb_unit, [row])
-    if fb_seconds is None:
-        table = ctx.store.table()
-        sel = table[(table.task == TASK) & (table.model == ctx.model_name) & (table.method == "forward_backward")]
-        fb_seconds = float(sel.value.iloc[0]) if len(sel) else np.nan
-    for method_cfg, choice, layer in ctx.plan(opts):
-        unit = ctx.unit(TASK, method_cfg.id, choice, "all")
+    s = settings(ctx, opts)
+    models, setups, float32_maps = {}, {}, {}
+    for precision, batch_size, (method_cfg, choice, layer) in _units(s, ctx.plan(opts)):
+        if precision not in models:
+            models[precision] = zoo.with_precision(ctx.model_cfg, ctx.model, precision, ctx.info)
+        if (precision, batch_size) not in setups:
+            setups[precision, batch_size] = Setting(ctx, models[precision], batch_size, precision,
+                                                    s["chunk"], s["repeats"])
+        setting = setups[precision, batch_size]
         if bar is not None:
-            bar.set_postfix_str(f"{ctx.model_name} speed {method_cfg.id} @ {choice}")
-        if ctx.store.is_done(unit):
-            if bar is not None:
-                bar.update(1)
-            continue
-        base = {**ctx.base_row(TASK, method_cfg, choice, layer), "image": -1}
-        try:
-            if layer is not None and str(layer).startswith("!"):
-                raise KeyError(layer[1:])
-            ids = ctx.data.ids[idx]
-            t0 = time.perf_counter()
-            # a fresh explainer (its own batch size, so tfcam's explainer cache does not hand
-            # back one compiled earlier in the run): the first call includes tracing
-            explainer = make_explainer(method_cfg, ctx.model, layer, batch_size=len(idx))
-            explainer(x, t, ids)
-            first = time.perf_counter() - t0
-            per_image = _best_of(lambda: explainer(x, t, ids), repeats) / len(idx)
-            rows = [{**base, "metric": "first_call_seconds", "value": first},
-                    {**base, "metric": "seconds_per_image", "value": per_image},
-                    {**base, "metric": "ratio_to_forward_backward", "value": per_image / fb_seconds}]
-        except Exception as e:  # noqa: BLE001
-            if ctx.cfg.get("fail_fast", False):
-                raise
-            rows = [{**base, "metric": "error", "error": error_text(e)}]
-        ctx.store.write(unit, rows)
+            bar.set_postfix_str(f"{ctx.model_name} {setting.name} {method_cfg.id} @ {choice}")
+        _time_method(ctx, setting, method_cfg, choice, layer, float32_maps)
         if bar is not None:
             bar.update(1)
 
 
+def _time_method(ctx, setting: Setting, method_cfg, choice, layer, float32_maps: dict) -> None:
+    unit = ctx.unit(TASK, method_cfg.id, choice, setting.name)
+    if ctx.store.is_done(unit):
+        return
+    base = {**setting.row(str(method_cfg.id), str(method_cfg.library), choice, layer), "image": -1}
+    try:
+        method_cfg = _with_chunk(method_cfg, setting.chunk)
+        x, t, ids = setting.images, setting.targets, setting.ids
+        start = time.perf_counter()
+        explainer = make_explainer(method_cfg, setting.model, layer, batch_size=setting.batch_size)
+        maps = np.asarray(explainer(x, t, ids))
+        first = time.perf_counter() - start
+        seconds = median_seconds(lambda: explainer(x, t, ids), setting.repeats)
+        rows = [{**base, "metric": "first_call_seconds", "value": first},
+                {**base, "metric": "seconds", "value": seconds},
+                {**base, "metric": "images_per_second", "value": len(x) / seconds}]
+        if str(method_cfg.library) == "tfcam":
+            perturbed = explainer.last.perturbed_inputs
+            reference = setting.reference_for(method_cfg, perturbed)
+            rows.append({**base, "metric": "reference_seconds", "value": reference})
+            if reference > 0:  # 0 when Score-CAM found no channel worth a forward
+                rows.append({**base, "metric": "ratio_to_reference", "value": seconds / reference})
+            if perturbed is not None:
+                forward = setting.reference_seconds()["forward"]
+                rows += [{**base, "metric": "perturbed_inputs", "value": float(np.sum(perturbed))},
+                         {**base, "metric": "ratio_to_forward", "value": seconds / forward}]
+        key = (str(method_cfg.id), choice, setting.batch_size)
+        if setting.precision == "float32":
+            float32_maps[key] = maps
+        else:
+            rows += _agreement(ctx, setting, method_cfg, layer, maps, float32_maps, key, base)
+    except Exception as e:  # noqa: BLE001 - the table says what failed
+        if ctx.cfg.get("fail_fast", False):
+            raise
+        rows = [{**base, "metric": "error", "error": error_text(e)}]
+    ctx.store.write(unit, rows)
+
+
+def _agreement(ctx, setting, method_cfg, layer, maps, float32_maps, key, base) -> list:
+    """Spearman correlation of each map with the float32 model's map of the same image;
+    images where both maps are constant (all zero after a ReLU, say) have nothing to rank and
+    are left out."""
+    if key not in float32_maps:  # not timed in this process (a resumed run): make them now
+        model = zoo.with_precision(ctx.model_cfg, ctx.model, "float32", ctx.info)
+        explainer = make_explainer(method_cfg, model, layer, batch_size=setting.batch_size)
+        float32_maps[key] = np.asarray(explainer(setting.images, setting.targets, setting.ids))
+    spearman = api.metrics().spearman
+    return [{**base, "image": i, "metric": "spearman_to_float32",
+             "value": float(spearman(a.ravel(), r.ravel()))}
+            for i, (a, r) in enumerate(zip(maps, float32_maps[key])) if np.ptp(a) or np.ptp(r)]
+
+
 def count_units(ctx, opts) -> int:
-    return len(ctx.plan(opts))
+    return len(_units(settings(ctx, opts), ctx.plan(opts)))

@@ -52,6 +52,7 @@ def test_sweepable_overrides_compose():
 
 def test_launchers():
     from hydra import compose as hydra_compose, initialize_config_dir
+    pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="hydra-joblib-launcher (.[bench])")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = hydra_compose("config", overrides=["hydra/launcher=joblib_local"], return_hydra_config=True)
     assert cfg.hydra.launcher.n_jobs == 2
@@ -94,6 +95,23 @@ def test_small_model_layer_names_exist():
             assert cfg.layers.last in zoo.all_layer_names(nested)
             seq = zoo.build(OmegaConf.merge(cfg, {"nested": "sequential"}), 32, 3)
             assert type(seq).__name__ == "Sequential" and len(seq.layers) == 3
+
+
+@pytest.mark.parametrize("name", ["resnet_small", "vgg16"])
+def test_with_precision_copies_the_weights_into_a_bfloat16_model(name):
+    import numpy as np
+    from benchmarks.models import zoo
+    cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
+    model = zoo.build(cfg, 32, 3)
+    mixed = zoo.with_precision(cfg, model, "mixed_bfloat16")
+    assert zoo.with_precision(cfg, model, "float32") is model
+    assert model.get_layer(cfg.layers.last).compute_dtype == "float32"  # the original is kept
+    assert mixed.get_layer(cfg.layers.last).compute_dtype == "bfloat16"
+    assert mixed.get_layer("predictions").compute_dtype == "float32"  # the softmax head
+    for a, b in zip(model.get_weights(), mixed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    x = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(np.asarray(mixed(x)), np.asarray(model(x)), atol=0.05)
 
 
 def test_application_layer_names_exist():

@@ -235,7 +235,7 @@ def dtype_policy(name: str):
 
 def with_precision(cfg, model, precision: str, info=None):
     """``model``, or a copy with the same weights that computes in ``precision`` (a Keras
-    dtype policy: ``float32``, ``mixed_bfloat16``, ``mixed_float16``). ``info`` (a
+    dtype policy such as ``float32`` or ``mixed_bfloat16``). ``info`` (a
     ``ModelInfo``) says where ImageNet weights came from, for a model built with them."""
     if model.dtype_policy.name == str(precision):
         return model

@@ -76,7 +76,7 @@ def test_summary_has_the_goals_and_a_rerun_measures_nothing_again(speed_run):
     cfg, out, table = speed_run
     summary = (out / "summary.md").read_text()
     assert "### Goals" in summary and "gradcam ≤ 1.3× forward+backward" in summary
-    assert "maps vs float32" in summary
+    assert "maps vs float32: mean Spearman" in summary
     run(cfg, out, log=lambda *a, **k: None)
     again = results.read_table(out / "results.csv")
     assert len(again) == len(table)

@@ -18,6 +18,7 @@ import numpy as np
 
 from benchmarks.data.synthetic import generate
 from benchmarks.models import zoo
+from benchmarks.models.init import initialize
 
 ARCH_KEYS = ("name", "builder", "application", "preprocess", "widths", "blocks", "batch_norm", "nested",
              "pools", "strides")
@@ -58,6 +59,8 @@ def config_hash(model_cfg, train_cfg, data_fingerprint: dict) -> str:
            "data": data_fingerprint, "keras_major": keras.__version__.split(".")[0]}
     key["train"].pop("progress", None)
     key["train"].pop("min_accuracy", None)
+    if key["train"].get("init") == "default":  # the weights trained before the key existed
+        key["train"].pop("init")
     blob = json.dumps(key, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -187,6 +190,7 @@ def train_model(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: in
         # a short run ends on a low learning rate: the last epochs settle weights and BN statistics
         lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=epochs * steps, alpha=0.02)
     model = zoo.build(model_cfg, image_size, num_classes)
+    initialize(model, str(train_cfg.get("init", "default")), seed)  # he_normal for plain VGGs
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     callbacks = [_TqdmProgress(epochs, steps, f"train {model_cfg.name}")] if progress else []

@@ -20,6 +20,8 @@ def initialize(model, init: str, seed: int = 0) -> int:
     zero biases; ``default``: leave Keras's initialization); returns the layers changed."""
     import keras
 
+    from tfcam.metrics import weighted_layers  # leaf layers in graph order, nested models opened
+
     if init not in INITS:
         raise ValueError(f"unknown train.init {init!r}; choose one of {list(INITS)}")
     if init == "default":
@@ -27,20 +29,10 @@ def initialize(model, init: str, seed: int = 0) -> int:
     # A seed generator, not an int: an int-seeded initializer gives every same-shape kernel
     # the same values.
     he = keras.initializers.HeNormal(seed=keras.random.SeedGenerator(seed))
-    convs = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+    convs = [layer for layer in weighted_layers(model) if isinstance(layer, keras.layers.Conv2D)]
     for layer in convs:
         layer.kernel.assign(he(layer.kernel.shape))
         if layer.use_bias:
             layer.bias.assign(keras.ops.zeros(layer.bias.shape, layer.bias.dtype))
     return len(convs)
 
-
-def _all_layers(model):
-    """Every layer, those of nested models included."""
-    import keras
-
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            yield from _all_layers(layer)
-        else:
-            yield layer

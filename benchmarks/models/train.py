@@ -22,6 +22,11 @@ from benchmarks.models.init import initialize
 
 ARCH_KEYS = ("name", "builder", "application", "preprocess", "widths", "blocks", "batch_norm", "nested",
              "pools", "strides")
+# Training keys that do not change the weights.
+NOT_HASHED = ("progress", "min_accuracy")
+# Training keys added after models were cached, whose default trains what was trained before
+# the key existed: left out of the hash at that default, so those cached weights stay valid.
+HASHED_UNLESS_DEFAULT = {"init": "default"}
 
 
 @dataclass
@@ -57,10 +62,11 @@ def config_hash(model_cfg, train_cfg, data_fingerprint: dict) -> str:
     m = _plain(model_cfg)
     key = {"model": {k: m.get(k) for k in ARCH_KEYS}, "train": _plain(train_cfg),
            "data": data_fingerprint, "keras_major": keras.__version__.split(".")[0]}
-    key["train"].pop("progress", None)
-    key["train"].pop("min_accuracy", None)
-    if key["train"].get("init") == "default":  # the weights trained before the key existed
-        key["train"].pop("init")
+    for name in NOT_HASHED:
+        key["train"].pop(name, None)
+    for name, default in HASHED_UNLESS_DEFAULT.items():
+        if key["train"].get(name) == default:
+            key["train"].pop(name)
     blob = json.dumps(key, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

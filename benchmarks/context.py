@@ -114,7 +114,7 @@ class Context:
         """Explainers are built once per (method, layer) and reused across batches; a failure
         to build is remembered so the next batches record it without retrying."""
         model = self.model if model is None else model
-        key = (str(method_cfg.id), layer, id(model))
+        key = (str(method_cfg.id), layer, model)  # the model itself: ids are reused
         if key not in self._explainers:
             try:
                 self._explainers[key] = make_explainer(method_cfg, model, layer,

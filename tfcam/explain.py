@@ -20,6 +20,7 @@ from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
 from tfcam.explanation import Explanation
 from tfcam.lrp.methods import LRP
+from tfcam.options import check_options
 
 REGISTRY = {
     cls.method: cls
@@ -44,16 +45,24 @@ def method_class(method: str):
 
 def explain(model, inputs, method: str = "gradcam", layer=None, targets=None,
             batch_size: int = 32, progress: bool | None = None, **options) -> Explanation:
-    """Explain `model`'s decision on `inputs` (N, H, W, C) with `method`.
+    """Explain `model`'s decision on `inputs` (N, H, W, C) with `method`; also sequences
+    (N, T, C) and volumes (N, D, H, W, C), whose maps are (N, T) and (N, D, H, W).
+
+    inputs: one array, or for a model with several inputs a list (model input order) or a
+        dict by input name; maps then come back as a list, one per input (CAM methods:
+        None for inputs without the layer's spatial rank; `input=NAME` keeps one).
 
     layer: name (nested models are searched; "outer/inner" paths disambiguate), layer
-        object, or None for the last layer with a 4-D output. Ignored by input-space methods.
+        object, or None for the last layer with the input's spatial rank (a 4-D output for
+        images, 3-D for sequences, 5-D for volumes). Ignored by input-space methods.
     targets: None (top-1 class), an int, one int per sample, or a callable
         `score(outputs) -> (N,)` on the model's outputs (multi-output models, regression).
     batch_size: model inputs per call; progress: show a progress bar (None: on terminals,
-        when there is more than one batch). options: the method's own (e.g. max_channels=).
+        when there is more than one batch). options: the method's own (e.g. max_channels=);
+        an unknown one is a TypeError listing them.
     """
     cls = method_class(method)
+    check_options(cls, options)
     key = (cls.method, layer, batch_size, progress, tuple(sorted(options.items())))
     try:
         cache = _EXPLAINERS.setdefault(model, {})

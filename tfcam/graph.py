@@ -12,6 +12,11 @@ or from any intermediate tensor, up to any tensor. Everything in tfcam stands on
 * Score-CAM and Ablation-CAM feed modified activations and run only the steps they need;
 * the LRP engine walks the same steps in reverse.
 
+Subclassed models and layers made of layers (a user's residual block) are traced into graphs
+of their inner layers first (`tfcam.twin`), so their layers can be explained and LRP walks
+through them with the inner layers' rules; such a block stays one step when its `call`
+does not trace symbolically.
+
 Layers with a non-linear `activation=` are split in two steps (the layer without its
 activation, then the activation), so that a softmax head can be skipped and a ReLU inside a
 Conv2D can be treated like a ReLU layer. The user's model is never modified: the split uses a
@@ -26,6 +31,8 @@ from typing import Any, Callable
 
 import keras
 from keras import tree
+
+from tfcam import twin
 
 _LINEAR_ACTIVATIONS = {keras.activations.linear}
 
@@ -66,6 +73,18 @@ class Step:
         if isinstance(self.layer, keras.layers.Activation):
             return self.layer.activation
         return None
+
+
+@dataclasses.dataclass(eq=False)
+class Block:
+    """A layer (or subclassed model) expanded into its inner steps: its output keys, so that
+    `layer=block` and `layer="block"` still name the block's output."""
+
+    layer: Any
+    path: str
+    outputs: tuple[str, ...]
+    output_shapes: tuple[tuple, ...]
+    end: int  # number of steps recorded when the block was complete
 
 
 def _takes_training(operation) -> bool:
@@ -113,12 +132,19 @@ def _functional_of(model):
 class Program:
     """The flattened graph of a model: steps in execution order and how to run them."""
 
-    def __init__(self, model, steps, input_keys, output_keys, input_shapes):
+    def __init__(self, model, steps, input_keys, output_keys, input_shapes, blocks=(),
+                 traced_calls=()):
         self.model = model
         self.steps: list[Step] = steps
         self.input_keys: tuple[str, ...] = input_keys
         self.output_keys: tuple[str, ...] = output_keys
         self.input_shapes = input_shapes
+        self.input_names: tuple[str, ...] = ()  # the keras.Input names, in input_keys order
+        self.blocks: list[Block] = list(blocks)
+        # Names of what was traced from Python `call` (a subclassed model, custom blocks).
+        # Such a graph is compared with the model on the first batch explained, once.
+        self.traced_calls: tuple[str, ...] = tuple(traced_calls)
+        self.checked = not self.traced_calls
         self._producer = {k: s for s in steps for k in s.outputs}
         self._plans: dict = {}
 
@@ -202,34 +228,54 @@ def trace(model) -> Program:
     cached = _PROGRAMS.get(model)
     if cached is not None:
         return cached
+    if not isinstance(model, keras.layers.Layer):
+        raise TypeError(f"tfcam explains Keras models, not {type(model).__name__}")
     functional = _functional_of(model)
+    traced = []
     if functional is None:
-        kind = type(model).__name__
         if isinstance(model, keras.Sequential):
             raise ValueError(
                 f"the Sequential model '{model.name}' has no input shape yet, so tfcam cannot "
                 "walk its layers. Build it first, e.g. start it with keras.Input(shape=...) or "
                 "call model.build((None, H, W, C))."
             )
-        raise TypeError(
-            f"tfcam explains Functional and Sequential Keras models; '{model.name}' is a "
-            f"subclassed {kind}, whose layers are hidden inside Python code. Wrap its layers "
-            "in a Functional model (keras.Model(inputs, outputs)) to explain it."
-        )
+        functional, call_structure = twin.model_twin(model)  # a subclassed model's graph
+        traced.append(f"the subclassed model '{model.name}'")
+    else:
+        call_structure = ((getattr(functional, "_inputs_struct", functional.inputs),), {})
     steps: list[Step] = []
+    blocks: list[Block] = []
     input_keys = tuple(_key(x) for x in functional.inputs)
-    output_keys = _flatten_into(functional, input_keys, "", steps)
+    record = _Recorder(steps, blocks, traced, [functional])
+    output_keys = _flatten_into(functional, input_keys, "", record)
     input_shapes = tuple(tuple(x.shape) for x in functional.inputs)
-    program = Program(model, steps, input_keys, tuple(output_keys), input_shapes)
+    program = Program(model, steps, input_keys, tuple(output_keys), input_shapes, blocks,
+                      traced)
+    program.input_names = tuple(x.name for x in functional.inputs)
+    # How the model itself takes its inputs ((args, kwargs), keras.Input leaves in input
+    # order), to compare a traced graph with the model.
+    program.call_structure = call_structure
+    program.graphs = record.graphs
     _PROGRAMS[model] = program
     return program
+
+
+@dataclasses.dataclass
+class _Recorder:
+    """What flattening writes: steps, expanded blocks, and names of traced `call`s."""
+
+    steps: list
+    blocks: list
+    traced: list
+    # Traced graphs, kept alive with the program: keys are ids of their tensors.
+    graphs: list = dataclasses.field(default_factory=list)
 
 
 def _key(tensor) -> str:
     return f"t{id(tensor)}"
 
 
-def _flatten_into(functional, input_keys, prefix, steps) -> list[str]:
+def _flatten_into(functional, input_keys, prefix, record: _Recorder) -> list[str]:
     alias = {id(x): k for x, k in zip(functional.inputs, input_keys)}
     for depth in sorted(functional._nodes_by_depth, reverse=True):
         for node in functional._nodes_by_depth[depth]:
@@ -239,12 +285,22 @@ def _flatten_into(functional, input_keys, prefix, steps) -> list[str]:
             if any(id(x) not in alias for x in node.input_tensors):
                 continue  # a node of this layer in another model
             in_keys = tuple(alias[id(x)] for x in node.input_tensors)
+            inner_prefix = f"{prefix}{operation.name}/"
             if _is_graph_model(operation):
                 inner = _functional_of(operation)
-                out_keys = _flatten_into(inner, in_keys, f"{prefix}{operation.name}/", steps)
+                out_keys = _flatten_into(inner, in_keys, inner_prefix, record)
+            elif twin.is_composite_layer(operation) and (
+                    inner := twin.layer_twin(operation, node)) is not None:
+                record.graphs.append(inner)
+                out_keys = _flatten_into(inner, in_keys, inner_prefix, record)
+                shapes = tuple(tuple(x.shape) for x in node.outputs)
+                record.blocks.append(Block(operation, prefix + operation.name, tuple(out_keys),
+                                           shapes, len(record.steps)))
+                record.traced.append(f"the layer '{prefix}{operation.name}'")
             else:
                 out_keys = [_key(x) for x in node.outputs]
-                _append_layer_steps(operation, node, prefix, in_keys, tuple(out_keys), steps)
+                _append_layer_steps(operation, node, prefix, in_keys, tuple(out_keys),
+                                    record.steps)
             alias.update({id(x): k for x, k in zip(node.outputs, out_keys)})
     return [alias[id(x)] for x in functional.outputs]
 

@@ -25,18 +25,55 @@ class LayerTap:
 
 
 def _taps(program: Program) -> list[LayerTap]:
-    """Every layer output of the program, last call of each step kept, in execution order."""
-    taps = []
-    for step in program.steps:
-        if step.part == "linear":
-            continue  # the layer's output is its activation step's output
-        for key, shape in zip(step.outputs, step.output_shapes):
-            taps.append(LayerTap(key, step.path, step.layer, shape))
+    """Every layer output of the program, in execution order: each step's, and each
+    expanded block's (a custom layer or subclassed model traced into its inner layers)
+    right after its last inner step."""
+    ends: dict[int, list] = {}
+    for block in program.blocks:
+        ends.setdefault(block.end, []).append(block)
+    taps = [tap for block in ends.get(0, ()) for tap in _block_taps(block)]
+    for position, step in enumerate(program.steps, start=1):
+        if step.part != "linear":  # a split layer's output is its activation step's output
+            for key, shape in zip(step.outputs, step.output_shapes):
+                taps.append(LayerTap(key, step.path, step.layer, shape))
+        taps.extend(tap for block in ends.get(position, ()) for tap in _block_taps(block))
     return taps
 
 
+def _block_taps(block) -> list[LayerTap]:
+    return [LayerTap(key, block.path, block.layer, shape)
+            for key, shape in zip(block.outputs, block.output_shapes)]
+
+
+# Spatial outputs: (batch, spatial..., channels) with 1 to 3 spatial axes.
+_LAYOUTS = {
+    1: "3-D (batch, steps, channels)",
+    2: "4-D (batch, height, width, channels)",
+    3: "5-D (batch, depth, height, width, channels)",
+}
+
+
 def is_spatial(shape) -> bool:
-    return len(shape) == 4
+    """A (batch, spatial..., channels) shape with 1 to 3 spatial axes (any input's)."""
+    return len(shape) - 2 in _LAYOUTS
+
+
+def cam_ranks(program: Program) -> tuple[int, ...]:
+    """Spatial ranks a CAM layer may have, preferred first: each input's own, in input
+    order (an input's shape is (batch, spatial..., channels)); also 2 for (batch, height,
+    width) images without a channel axis (reshaped inside the model), which CAMs have always
+    accepted. A vector input (batch, features) adds none."""
+    ranks = []
+    for shape in program.input_shapes:
+        ndim = len(shape)
+        ranks.extend((ndim - 2, 2) if ndim == 3 else (ndim - 2,))
+    return tuple(r for r in dict.fromkeys(ranks) if r in _LAYOUTS)
+
+
+def _cam_taps(program: Program, ranks) -> list[LayerTap]:
+    """Layer outputs with one of the spatial `ranks`, in execution order."""
+    return [t for t in _taps(program)
+            if len(t.shape) - 2 in ranks and t.key not in program.input_keys]
 
 
 def find_layer(program: Program, layer) -> LayerTap:
@@ -77,24 +114,57 @@ def find_layer(program: Program, layer) -> LayerTap:
 
 
 def default_layer(program: Program) -> LayerTap:
-    """The last layer with a 4-D (batch, height, width, channels) output."""
-    spatial = [t for t in _taps(program) if is_spatial(t.shape) and t.key not in program.input_keys]
-    if not spatial:
+    """The last layer whose output has the input's spatial rank: (batch, steps, channels)
+    for sequences, (batch, height, width, channels) for images, 5-D for volumes."""
+    ranks = cam_ranks(program)
+    for rank in ranks:
+        found = _cam_taps(program, (rank,))
+        if found:
+            return found[-1]
+    input_shape = _shown_input_shapes(program)
+    if not ranks:
         raise ValueError(
-            f"model '{program.model.name}' has no layer with a 4-D (batch, height, width, "
-            "channels) output, so there is no spatial layer for a CAM. Use an input-space "
-            "method such as method='saliency' or 'integrated_gradients'."
+            f"model '{program.model.name}' takes inputs of shape {input_shape}, which have no "
+            f"spatial axes, so it has no layer with a {_all_layouts()} output for a CAM. Use "
+            "an input-space method such as method='saliency' or 'integrated_gradients'."
         )
-    return spatial[-1]
+    raise ValueError(
+        f"model '{program.model.name}' has no layer with a {_LAYOUTS[ranks[0]]} output like "
+        f"its inputs of shape {input_shape}, so there is no spatial layer for a CAM. Use an "
+        "input-space method such as method='saliency' or 'integrated_gradients'."
+    )
 
 
 def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
-    if is_spatial(tap.shape):
+    """A clear error unless a CAM at `tap` maps onto the input: same spatial rank."""
+    ranks = cam_ranks(program)
+    if len(tap.shape) - 2 in ranks:
         return
-    spatial = [t.path for t in _taps(program) if is_spatial(t.shape)][-3:]
+    input_shape = _shown_input_shapes(program)
+    if not ranks:
+        raise ValueError(
+            f"{method} maps a layer onto the input's spatial axes, but inputs of shape "
+            f"{input_shape} have none ('{tap.path}' outputs shape {tap.shape}). Use an "
+            "input-space method such as method='saliency' or 'integrated_gradients'."
+        )
+    candidates = [t.path for t in _cam_taps(program, ranks)][-3:]
+    fix = (f"Choose a convolutional layer, e.g. one of {candidates}, or pass layer=None for "
+           "the last one." if candidates else
+           "The model has no such layer: use an input-space method such as "
+           "method='saliency' or 'integrated_gradients'.")
     raise ValueError(
-        f"{method} needs a layer with a 4-D (batch, height, width, channels) output, but "
-        f"'{tap.path}' outputs shape {tap.shape}. Choose a convolutional layer, e.g. one of "
-        f"{spatial}, or pass layer=None for the last one."
+        f"{method} needs a layer with a {_LAYOUTS[ranks[0]]} output, the spatial rank of "
+        f"its inputs of shape {input_shape}, but '{tap.path}' outputs shape {tap.shape}. "
+        f"{fix}"
     )
 
+
+def _shown_input_shapes(program: Program):
+    """The input shape, or the list of them for a model with several inputs."""
+    shapes = program.input_shapes
+    return shapes[0] if len(shapes) == 1 else list(shapes)
+
+
+def _all_layouts() -> str:
+    """Every layout a CAM layer can have, images first."""
+    return f"{_LAYOUTS[2]}, {_LAYOUTS[1]} or {_LAYOUTS[3]}"

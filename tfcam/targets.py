@@ -56,7 +56,7 @@ def resolve(targets, n: int, program: Program) -> TargetSpec:
     num_classes = logit_shape[-1]
     if targets is None:
         return TargetSpec(indices=np.full(n, TOP1, dtype="int32"))
-    indices = np.asarray(targets)
+    indices = _integral(np.asarray(targets))
     if indices.ndim == 0:
         indices = np.full(n, int(indices))
     if indices.ndim != 1 or len(indices) != n or not np.issubdtype(indices.dtype, np.integer):
@@ -71,6 +71,21 @@ def resolve(targets, n: int, program: Program) -> TargetSpec:
             f"{num_classes} classes (0..{num_classes - 1})."
         )
     return TargetSpec(indices=indices.astype("int32"))
+
+
+def _integral(indices: np.ndarray) -> np.ndarray:
+    """Float class indices that are whole numbers (2.0, from a float array) as ints."""
+    if not np.issubdtype(indices.dtype, np.floating):
+        return indices
+    whole = np.isfinite(indices) & (indices == np.round(indices))
+    if not whole.all():
+        bad = indices[~whole].flat[0]
+        raise ValueError(
+            f"targets are class indices, but {float(bad)} is not a whole number. Pass an int "
+            "class index (one for all samples or one per sample), None for the top-1 class, "
+            "or a callable for other scores."
+        )
+    return indices.astype("int64")
 
 
 def score_keys(program: Program, spec: TargetSpec) -> tuple[str, ...]:

@@ -283,7 +283,9 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
 
 def _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log):
     """Another architecture view of a model: e.g. ``resnet_small`` rebuilt as a backbone nested
-    in a Sequential. The weights (same variables, same order) are the named model's."""
+    in an outer model, or as a subclassed keras.Model. The weights are the named model's,
+    copied layer by layer by name: a subclassed model lists its variables in the order its
+    ``__init__`` made them, which need not be the flat model's."""
     from benchmarks.configs import load_group
     from omegaconf import OmegaConf
     base_name = str(model_cfg.same_weights_as)
@@ -291,8 +293,9 @@ def _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache
     base_train = OmegaConf.merge(train_cfg, base_cfg.get("train") or {})
     base, info = load_or_train(base_cfg, base_train, data_cfg, image_size, num_classes, cache_dir, progress, log)
     model = zoo.build(model_cfg, image_size, num_classes)
-    model.set_weights(base.get_weights())
+    zoo.copy_weights_by_name(base, model)
+    layout = model_cfg.get("nested")
     log(f"[tfcam-bench] {model_cfg.name}: {base_name}'s weights in the {model_cfg.get('builder')} "
-        f"architecture{' (nested)' if model_cfg.get('nested') else ''}")
+        f"architecture{f' (nested: {layout})' if layout else ''}")
     return model, ModelInfo(str(model_cfg.name), f"{info.source} ({base_name})", info.accuracy, info.path,
                             info.accurate_enough, info.min_accuracy, info.train_seconds, dict(info.details))

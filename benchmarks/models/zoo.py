@@ -153,22 +153,117 @@ def _head(num_classes: int):
     return layers.Dense(num_classes, activation="softmax", name="predictions", dtype="float32")
 
 
-def _basic_block(x, filters, stride, name):
+def _block_specs(widths, blocks, strides):
+    """(filters, stride, project, name) of every basic block, stage by stage; ``project``:
+    the shortcut needs a 1×1 convolution (the stride or the width changes)."""
+    specs, width = [], widths[0]  # the stem's width
+    for s, (w, n, st) in enumerate(zip(widths, blocks, strides), start=2):
+        for b in range(1, n + 1):
+            stride = st if b == 1 else 1
+            specs.append((w, stride, stride != 1 or width != w, f"conv{s}_block{b}"))
+            width = w
+    return specs
+
+
+def _stem_layers(width: int) -> list:
+    return [layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="conv1_conv"),
+            layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv1_bn"),
+            layers.Activation("relu", name="conv1_relu")]
+
+
+def _block_layers(filters, stride, project, name) -> dict:
+    """A basic block's layers, keras.applications-style names, made in the order the flat
+    model always made them (attribute name -> layer)."""
+    parts = {}
+    if project:
+        parts["shortcut_conv"] = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_0_conv")
+        parts["shortcut_bn"] = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_0_bn")
+    parts["conv1"] = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_1_conv")
+    parts["bn1"] = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_1_bn")
+    parts["relu1"] = layers.Activation("relu", name=f"{name}_1_relu")
+    parts["conv2"] = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")
+    parts["bn2"] = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_2_bn")
+    parts["add"] = layers.Add(name=f"{name}_add")
+    parts["out"] = layers.Activation("relu", name=f"{name}_out")
+    return parts
+
+
+def _wire_block(parts: dict, x):
+    """The basic block's computation; the same for the Functional and the subclassed form."""
     shortcut = x
-    if stride != 1 or x.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=stride, use_bias=False, name=f"{name}_0_conv")(x)
-        shortcut = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_0_bn")(shortcut)
-    y = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_1_conv")(x)
-    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_1_bn")(y)
-    y = layers.Activation("relu", name=f"{name}_1_relu")(y)
-    y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
-    y = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_2_bn")(y)
-    y = layers.Add(name=f"{name}_add")([shortcut, y])
-    return layers.Activation("relu", name=f"{name}_out")(y)
+    if "shortcut_conv" in parts:
+        shortcut = parts["shortcut_bn"](parts["shortcut_conv"](x))
+    y = parts["relu1"](parts["bn1"](parts["conv1"](x)))
+    y = parts["bn2"](parts["conv2"](y))
+    return parts["out"](parts["add"]([shortcut, y]))
+
+
+def _basic_block(x, filters, stride, project, name):
+    return _wire_block(_block_layers(filters, stride, project, name), x)
+
+
+@keras.saving.register_keras_serializable(package="tfcam_benchmarks")
+class BasicBlock(layers.Layer):
+    """A basic block as a custom layer made of layers (the keras-hub pattern): the layers
+    and names of the flat model's block, made in ``__init__`` and wired in ``call``."""
+
+    def __init__(self, filters: int, stride: int = 1, project: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.stride, self.project = filters, stride, project
+        self.part_names = []
+        for attribute, layer in _block_layers(filters, stride, project, self.name).items():
+            setattr(self, attribute, layer)  # attributes, so Keras tracks the inner layers
+            self.part_names.append(attribute)
+
+    def call(self, x):  # BatchNormalization takes `training` from Keras' call context
+        return _wire_block({a: getattr(self, a) for a in self.part_names}, x)
+
+    def compute_output_shape(self, input_shape):
+        rows, cols = (None if d is None else -(-d // self.stride) for d in input_shape[1:3])
+        return (input_shape[0], rows, cols, self.filters)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "stride": self.stride, "project": self.project}
+
+
+@keras.saving.register_keras_serializable(package="tfcam_benchmarks")
+class ResNetSmall(keras.Model):
+    """``resnet_small`` as a subclassed keras.Model: the stem, :class:`BasicBlock` layers
+    and the head made in ``__init__``, wired in ``call``. Every inner layer has the flat
+    model's name, so the same config layer names and weights apply."""
+
+    def __init__(self, num_classes: int, widths=(16, 32, 64, 64), blocks=(2, 2, 2, 2),
+                 strides=(1, 2, 2, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.num_classes, self.widths = num_classes, tuple(widths)
+        self.blocks, self.strides = tuple(blocks), tuple(strides)
+        self.stem = _stem_layers(widths[0])
+        self.stages = [BasicBlock(f, st, p, name=n) for f, st, p, n in _block_specs(widths, blocks, strides)]
+        self.avg_pool = layers.GlobalAveragePooling2D(name="avg_pool")
+        self.predictions = _head(num_classes)
+
+    def call(self, x):
+        for layer in self.stem:
+            x = layer(x)
+        for block in self.stages:
+            x = block(x)
+        return self.predictions(self.avg_pool(x))
+
+    def get_config(self):
+        return {**super().get_config(), "num_classes": self.num_classes, "widths": self.widths,
+                "blocks": self.blocks, "strides": self.strides}
+
+
+def _subclassed(input_size: int, num_classes: int, widths, blocks, strides, name: str):
+    """A built :class:`ResNetSmall`: called once on zeros, so it has its weights and Keras
+    knows its input shape (as a trained subclassed model does)."""
+    model = ResNetSmall(num_classes, widths, blocks, strides, name=name)
+    model(ops.zeros((1, input_size, input_size, 3)))
+    return model
 
 
 def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 64), blocks=(2, 2, 2, 2),
-                 nested: bool = False, name: str = "resnet_small", strides=(1, 2, 2, 1)):
+                 nested: bool | str = False, name: str = "resnet_small", strides=(1, 2, 2, 1)):
     """ResNet-18-shaped net (basic blocks 2-2-2-2), keras.applications-style names
     (``conv2_block1_out`` ...). The stem is one stride-2 3×3 conv and ``strides`` are the
     stages' first strides, so at 64×64 the stages run at 32, 16, 8 and 8 pixels (the last
@@ -176,15 +271,17 @@ def resnet_small(input_size: int, num_classes: int, widths=(16, 32, 64, 64), blo
 
     ``nested=True`` builds the transfer-learning pattern: a ``<name>_backbone`` functional
     model used as one layer of an outer Functional model with the pooling and softmax head
-    (``nested="sequential"``: of a Sequential).
+    (``nested="sequential"``: of a Sequential). ``nested="subclassed"``: a subclassed
+    keras.Model whose blocks are custom layers (:class:`ResNetSmall`).
     """
+    if str(nested).lower() == "subclassed":
+        return _subclassed(input_size, num_classes, widths, blocks, strides, name)
     inp = keras.Input((input_size, input_size, 3), name="image")
-    x = layers.Conv2D(widths[0], 3, strides=2, padding="same", use_bias=False, name="conv1_conv")(inp)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="conv1_bn")(x)
-    x = layers.Activation("relu", name="conv1_relu")(x)
-    for s, (w, n, st) in enumerate(zip(widths, blocks, strides), start=2):
-        for b in range(1, n + 1):
-            x = _basic_block(x, w, st if b == 1 else 1, f"conv{s}_block{b}")
+    x = inp
+    for layer in _stem_layers(widths[0]):
+        x = layer(x)
+    for filters, stride, project, block in _block_specs(widths, blocks, strides):
+        x = _basic_block(x, filters, stride, project, block)
     if nested:
         return _nest(keras.Model(inp, x, name=f"{name}_backbone"), input_size, num_classes, name, nested)
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -233,6 +330,15 @@ def dtype_policy(name: str):
         keras.config.set_dtype_policy(previous)
 
 
+def _input_size_and_classes(model) -> tuple:
+    """A built model's image size and number of classes; a subclassed model has no
+    ``input_shape``, but Keras records the shape it was built with."""
+    if isinstance(model, ResNetSmall):
+        (shape,) = model._build_shapes_dict.values()
+        return int(shape[1]), int(model.num_classes)
+    return int(model.input_shape[1]), int(model.output_shape[-1])
+
+
 def with_precision(cfg, model, precision: str, info=None):
     """``model``, or a copy with the same weights that computes in ``precision`` (a Keras
     dtype policy such as ``float32`` or ``mixed_bfloat16``). ``info`` (a
@@ -241,19 +347,62 @@ def with_precision(cfg, model, precision: str, info=None):
         return model
     imagenet = Path(info.path) if info is not None and info.source == "imagenet" else None
     with dtype_policy(str(precision)):
-        twin = build(cfg, int(model.input_shape[1]), int(model.output_shape[-1]), imagenet=imagenet)
-    twin.set_weights(model.get_weights())
+        twin = build(cfg, *_input_size_and_classes(model), imagenet=imagenet)
+    copy_weights_by_name(model, twin)
     return twin
 
 
+def _children(layer) -> list:
+    """The layers directly inside ``layer``: a model's ``layers``, or the layers a custom
+    layer made of layers (a residual block) tracks."""
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    return list(layer._flatten_layers(include_self=False, recursive=False))
+
+
 def all_layer_names(model) -> list:
-    """Every layer name, nested models' layers included (depth first)."""
+    """Every layer name, nested models' and custom blocks' layers included (depth first)."""
     names = []
-    for layer in model.layers:
+    for layer in _children(model):
         names.append(layer.name)
-        if hasattr(layer, "layers"):
-            names.extend(all_layer_names(layer))
+        names.extend(all_layer_names(layer))
     return names
+
+
+def weighted_leaves(model) -> dict:
+    """name -> layer for every leaf layer holding weights, nested models and custom blocks
+    opened; a ValueError when two such layers share a name (weights could not be matched)."""
+    leaves = {}
+
+    def walk(layer):
+        children = _children(layer)
+        for child in children:
+            walk(child)
+        if not children and layer.weights:
+            if layer.name in leaves:
+                raise ValueError(f"model {model.name} has two layers named {layer.name!r} with weights")
+            leaves[layer.name] = layer
+
+    for layer in _children(model):
+        walk(layer)
+    return leaves
+
+
+def copy_weights_by_name(source, target) -> None:
+    """Give ``target`` the weights of ``source``, layer by layer, matched by name.
+
+    ``model.set_weights(other.get_weights())`` relies on both models listing their variables
+    in the same order, which a subclassed model (variables in the order ``__init__`` made
+    its layers) need not; names are what the architectures share."""
+    have, want = weighted_leaves(source), weighted_leaves(target)
+    missing, unused = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    if missing or unused:
+        raise ValueError(
+            f"cannot copy the weights of {source.name} into {target.name} by layer name: "
+            f"{target.name}'s {missing[:5]} not in {source.name}; {source.name}'s {unused[:5]} "
+            f"not in {target.name} ({len(missing)} and {len(unused)} layers)")
+    for name, layer in want.items():
+        layer.set_weights(have[name].get_weights())
 
 
 def resolve_layer(model_cfg, choice) -> str | None:

@@ -78,3 +78,31 @@ def test_gradcam_equals_cam_on_gap_dense(arch):
     cam = tfcam.explain(model, x, "cam", layer=layer)
     grad = tfcam.explain(model, x, "gradcam", layer=layer)
     np.testing.assert_allclose(grad.maps, cam.maps, atol=1e-4)
+
+
+class _Chain(keras.Model):
+    """A subclassed model calling the given (already built) layers one after another."""
+
+    def __init__(self, chain, **kwargs):
+        super().__init__(**kwargs)
+        self.chain = chain
+
+    def call(self, x):
+        for layer in self.chain:
+            x = layer(x)
+        return x
+
+
+@SETTINGS
+@given(arch=architectures, method=st.sampled_from(CAM_METHODS + INPUT_METHODS))
+def test_subclassed_twin_equals_functional(arch, method):
+    functional = build(arch)
+    subclassed = _Chain(functional.layers[1:])  # the same layers, hence the same weights
+    x = np.random.default_rng(arch["seed"]).normal(size=(2, 8, 8, 2)).astype("float32")
+    subclassed(x)
+    options = {"samples": 2} if method == "smoothgrad" else {}
+    layer = functional.layers[1] if method in CAM_METHODS else None  # first conv: by object
+    sub = tfcam.explain(subclassed, x, method, layer=layer, **options)
+    ref = tfcam.explain(functional, x, method, layer=layer, **options)
+    np.testing.assert_allclose(sub.maps, ref.maps, atol=1e-5)
+    np.testing.assert_array_equal(sub.targets, ref.targets)

@@ -1,25 +1,33 @@
-"""Gradients of the score with respect to the input, the base of the input-space methods."""
+"""Gradients of the score with respect to the input, the base of the input-space methods.
+
+A model with several inputs is differentiated with respect to every input at once: the
+gradients (and every per-input result) are tuples, one entry per input.
+"""
 
 from __future__ import annotations
 
 from keras import ops
 
 from tfcam import backend, targets
-from tfcam._maps import minmax
+from tfcam._maps import channel_max_abs, channel_sum, minmax
 from tfcam.explainer import Explainer, to_numpy
+from tfcam.inputs import each, feeds
 
 
 def input_gradients(explainer: Explainer, images, indices):
-    """dS/dx (same shape as images), scores and resolved targets; traced in a compiled fn."""
+    """dS/dx (same shape as images; a tuple, one per input, for a tuple of inputs), scores
+    and resolved targets; traced in a compiled fn."""
     program, spec = explainer.program, explainer.spec
 
     def total_score(x):
-        env = program.evaluate({program.input_keys[0]: x}, targets.score_keys(program, spec))
+        env = program.evaluate(feeds(program, x), targets.score_keys(program, spec))
         scores, resolved = targets.scores_and_targets(program, env, spec, indices)
         return ops.sum(scores), (scores, resolved)
 
-    _, (scores, resolved), grads = backend.value_and_grad(total_score)(images)
-    return grads, scores, resolved
+    several = isinstance(images, (tuple, list))
+    _, (scores, resolved), grads = backend.value_and_grad(total_score)(
+        list(images) if several else images)
+    return (tuple(grads) if several else grads), scores, resolved
 
 
 class InputSpaceMethod(Explainer):
@@ -39,8 +47,8 @@ class Saliency(InputSpaceMethod):
     def explain_batch(self, images, indices):
         def run(images, indices):
             grads, scores, resolved = input_gradients(self, images, indices)
-            raw = ops.max(ops.abs(grads), axis=-1)
-            return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,
+            raw = each(channel_max_abs, grads)
+            return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
                         attributions=grads)
 
         return to_numpy(self.compiled("saliency", run)(images, indices))
@@ -54,9 +62,9 @@ class InputXGradient(InputSpaceMethod):
     def explain_batch(self, images, indices):
         def run(images, indices):
             grads, scores, resolved = input_gradients(self, images, indices)
-            attributions = images * grads
-            raw = ops.sum(attributions, axis=-1)
-            return dict(maps=minmax(ops.abs(raw)), raw=raw, scores=scores, targets=resolved,
-                        attributions=attributions)
+            attributions = each(lambda x, g: x * g, images, grads)
+            raw = each(channel_sum, attributions)
+            return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, scores=scores,
+                        targets=resolved, attributions=attributions)
 
         return to_numpy(self.compiled("input_x_gradient", run)(images, indices))

@@ -8,22 +8,28 @@ own step) and `keras.ops.relu` nodes, inside nested models too: a ReLU that stay
 would silently turn the result back into a gradient.
 
 Fields: attributions (N, H, W, C) = the guided gradient; raw (N, H, W) = max over channels
-of |attributions|; maps = minmax(raw).
+of |attributions|; maps = minmax(raw). Sequences and volumes: (N, T, C) -> (N, T) and
+(N, D, H, W, C) -> (N, D, H, W).
 
 Guided Grad-CAM (Selvaraju et al., 2017) multiplies Guided Backprop by the Grad-CAM map of a
 layer upsampled to the input (and normalized to [0, 1]): attributions = guided ⊙ cam,
 raw = max over channels of |attributions| (at the input's resolution), channel_weights =
 the Grad-CAM weights.
+
+A model with several inputs: the guided gradient reaches every input; attributions, raw and
+maps are tuples (lists in the Explanation), one per input. Guided Grad-CAM has them for
+the inputs of the layer's spatial rank only (None for the others: no CAM to multiply by).
 """
 
 from __future__ import annotations
 
 from keras import ops
 
-from tfcam._maps import minmax, to_input_resolution
+from tfcam._maps import channel_max_abs, minmax, spatial_axes
 from tfcam.attribution.gradients import InputSpaceMethod
 from tfcam.cam.base import activations_and_gradients, weighted_sum
 from tfcam.explainer import Explainer, to_numpy
+from tfcam.inputs import each
 from tfcam.lrp import rules
 from tfcam.lrp.composites import Composite
 from tfcam.lrp.methods import RelevanceWalker
@@ -52,8 +58,8 @@ class GuidedBackprop(_GradientWalker, InputSpaceMethod):
     def explain_batch(self, images, indices):
         def run(images, indices):
             _, grads, scores, resolved = self.relevance_pass(images, indices)
-            raw = ops.max(ops.abs(grads), axis=-1)
-            return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,
+            raw = each(channel_max_abs, grads)
+            return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
                         attributions=grads)
 
         return to_numpy(self.compiled(self.method, run)(images, indices))
@@ -68,17 +74,15 @@ class GuidedGradCAM(_GradientWalker, Explainer):
     method = "guided_gradcam"
 
     def explain_batch(self, images, indices):
-        size = self.input_size
-
         def run(images, indices):
             # One forward pass serves both the guided walk and Grad-CAM's gradient.
             env, guided, _, _ = self.relevance_pass(images, indices)
             a, g, scores, resolved = activations_and_gradients(self, images, indices, env)
-            weights = ops.mean(g, axis=(1, 2))
-            cam = to_input_resolution(ops.relu(weighted_sum(weights, a)), size)
-            attributions = guided * cam[..., None]
-            raw = ops.max(ops.abs(attributions), axis=-1)
-            return dict(maps=minmax(raw), raw=raw, scores=scores, targets=resolved,
+            weights = ops.mean(g, axis=spatial_axes(g))
+            cam = self.to_inputs(ops.relu(weighted_sum(weights, a)))
+            attributions = each(lambda guided, cam: guided * cam[..., None], guided, cam)
+            raw = each(channel_max_abs, attributions)
+            return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
                         channel_weights=weights, attributions=attributions)
 
         return to_numpy(self.compiled(self.method, run)(images, indices))

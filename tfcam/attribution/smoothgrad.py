@@ -3,6 +3,9 @@
 sigma = noise_level * (max - min of each image). The noise is drawn on the device and all
 noisy copies of a batch go through the model in one call; the explainer's `batch_size`
 counts model inputs, so images per call are `batch_size // samples` (at least one).
+
+A model with several inputs gets noise on every input (sigma from each input's own range,
+independent draws) and a gradient map per input.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ import numpy as np
 from keras import ops
 
 from tfcam import backend
-from tfcam._maps import minmax
+from tfcam._maps import channel_max_abs, minmax
 from tfcam.attribution.gradients import InputSpaceMethod, input_gradients
 from tfcam.explainer import to_numpy
+from tfcam.inputs import each, num_samples
 
 
 class SmoothGrad(InputSpaceMethod):
@@ -33,20 +37,31 @@ class SmoothGrad(InputSpaceMethod):
     def explain_batch(self, images, indices):
         # One seed per batch from the explainer's generator: reproducible for a given `seed`,
         # and the noisy copies (samples × the batch) are drawn on the device, never on the host.
-        seed = self._rng.integers(0, 2**31 - 1, size=2).astype("int32")
+        several = isinstance(images, tuple)
+        seed = self._rng.integers(0, 2**31 - 1, size=(len(images), 2) if several else 2)
+        seed = seed.astype("int32")  # several inputs: one seed per input
 
         def run(images, indices, seed):
-            n, shape, samples = images.shape[0], tuple(images.shape[1:]), self.samples
-            flat = ops.reshape(images, (n, -1))
-            span = ops.max(flat, axis=1) - ops.min(flat, axis=1)
-            sigma = ops.reshape(self.noise_level * span, (n, 1, *([1] * len(shape))))
-            noise = backend.normal((n, samples, *shape), seed) * sigma
-            noisy = ops.reshape(images[:, None] + noise, (n * samples, *shape))
+            n, samples = num_samples(images), self.samples
+
+            def noisy_copies(x, seed):
+                shape = tuple(x.shape[1:])
+                flat = ops.reshape(x, (n, -1))
+                span = ops.max(flat, axis=1) - ops.min(flat, axis=1)
+                sigma = ops.reshape(self.noise_level * span, (n, 1, *([1] * len(shape))))
+                noise = backend.normal((n, samples, *shape), seed) * sigma
+                return ops.reshape(x[:, None] + noise, (n * samples, *shape))
+
+            if several:
+                noisy = tuple(noisy_copies(x, seed[i]) for i, x in enumerate(images))
+            else:
+                noisy = noisy_copies(images, seed)
             grads, scores, resolved = input_gradients(self, noisy, ops.repeat(indices, samples))
-            grads = ops.mean(ops.reshape(grads, (n, samples, *shape)), axis=1)
-            raw = ops.max(ops.abs(grads), axis=-1)
+            grads = each(lambda g: ops.mean(ops.reshape(g, (n, samples, *g.shape[1:])), axis=1),
+                         grads)
+            raw = each(channel_max_abs, grads)
             mean_scores = ops.mean(ops.reshape(scores, (n, samples)), axis=1)
-            return dict(maps=minmax(raw), raw=raw, scores=mean_scores,
+            return dict(maps=each(minmax, raw), raw=raw, scores=mean_scores,
                         targets=resolved[::samples], attributions=grads)
 
         return to_numpy(self.compiled("smoothgrad", run)(images, indices, seed))

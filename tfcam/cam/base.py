@@ -1,8 +1,13 @@
 """CAM methods: channel weights of a layer's activations, combined into a map.
 
-A gradient CAM needs the layer's activations `A` (N, h, w, K) and the gradient `g` of the
-score with respect to them, both from one forward and one backward pass: the program is run
-up to the layer, then the rest of it is differentiated with respect to the layer's output.
+A gradient CAM needs the layer's activations `A` (N, h, w, K) (or (N, T, K) for sequences,
+(N, d, h, w, K) for volumes) and the gradient `g` of the score with respect to them, both
+from one forward and one backward pass: the program is run up to the layer, then the rest
+of it is differentiated with respect to the layer's output.
+
+On a model with several inputs all of them are fed (a tuple of arrays); `maps` is then a
+tuple with the layer map resized to each input of the layer's spatial rank (None for the
+others, see `Explainer.to_inputs`), `raw` stays the layer's map.
 """
 
 from __future__ import annotations
@@ -10,13 +15,16 @@ from __future__ import annotations
 from keras import ops
 
 from tfcam import backend, targets
-from tfcam._maps import to_input_resolution
+from tfcam._maps import spatial_letters
 from tfcam.explainer import Explainer, to_numpy
+from tfcam.inputs import feeds
 
 
 def weighted_sum(weights, activations):
-    """sum_k w_k A^k: weights (N, K), activations (N, h, w, K) -> (N, h, w), in float32."""
-    return ops.einsum("nk,nhwk->nhw", ops.cast(weights, "float32"),
+    """sum_k w_k A^k: weights (N, K), activations (N, *spatial, K) -> (N, *spatial), in
+    float32 (spatial: (T,), (h, w) or (d, h, w))."""
+    axes = spatial_letters(len(activations.shape) - 2)
+    return ops.einsum(f"nk,n{axes}k->n{axes}", ops.cast(weights, "float32"),
                       ops.cast(activations, "float32"))
 
 
@@ -30,12 +38,12 @@ def activations_and_gradients(explainer: Explainer, images, indices, forward=Non
     to the layer are reused from it; the rest is recomputed to be differentiated).
     """
     program, key = explainer.program, explainer.tap.key
-    input_key = program.input_keys[0]
+    input_keys = program.input_keys
     if forward is None:
-        env = program.evaluate({input_key: images}, [key])
+        env = program.evaluate(feeds(program, images), [key])
     else:
-        before = program.plan(frozenset([input_key]), (key,))
-        env = {k: forward[k] for k in (input_key, *(k for s in before for k in s.outputs))}
+        before = program.plan(frozenset(input_keys), (key,))
+        env = {k: forward[k] for k in (*input_keys, *(k for s in before for k in s.outputs))}
     spec = explainer.spec
 
     def total_score(activations):
@@ -61,14 +69,11 @@ class GradientCAM(Explainer):
         return ops.relu(raw) if self.relu else raw
 
     def explain_batch(self, images, indices):
-        size = self.input_size
-
         def run(images, indices):
             a, g, scores, resolved = activations_and_gradients(self, images, indices)
             weights = self.channel_weights(a, g)
             raw = self.layer_map(a, g, weights)
-            out = dict(maps=to_input_resolution(raw, size), raw=raw, scores=scores,
-                       targets=resolved)
+            out = dict(maps=self.to_inputs(raw), raw=raw, scores=scores, targets=resolved)
             if weights is not None:
                 out["channel_weights"] = weights
             return out
@@ -91,7 +96,8 @@ class LayerGradients(Explainer):
 
 
 def layer_gradients(model, inputs, layer=None, targets=None, batch_size: int = 32):
-    """Activations A (N, h, w, K), gradients dS/dA (same shape) and scores (N,) at `layer`.
+    """Activations A (N, h, w, K), gradients dS/dA (same shape) and scores (N,) at `layer`
+    ((N, T, K) for sequences, (N, d, h, w, K) for volumes).
 
     The building block of the gradient CAMs, public for analyses such as gradient shattering.
     """

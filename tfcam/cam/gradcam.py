@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from tfcam._maps import spatial_axes
 from tfcam.cam.base import GradientCAM
 
 
@@ -9,4 +10,4 @@ class GradCAM(GradientCAM):
     method = "gradcam"
 
     def channel_weights(self, activations, grads):
-        return ops.mean(grads, axis=(1, 2))
+        return ops.mean(grads, axis=spatial_axes(grads))

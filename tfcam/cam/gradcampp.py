@@ -7,6 +7,7 @@ drops out after normalization.
 
 from keras import ops
 
+from tfcam._maps import spatial_axes
 from tfcam.cam.base import GradientCAM
 
 
@@ -14,9 +15,9 @@ class GradCAMPlusPlus(GradientCAM):
     method = "gradcampp"
 
     def channel_weights(self, activations, grads):
-        g2 = ops.square(grads)
-        activation_sums = ops.sum(activations, axis=(1, 2), keepdims=True)
+        g2, axes = ops.square(grads), spatial_axes(grads)
+        activation_sums = ops.sum(activations, axis=axes, keepdims=True)
         denominator = 2.0 * g2 + activation_sums * g2 * grads
         nonzero = denominator != 0
         alpha = ops.where(nonzero, g2 / ops.where(nonzero, denominator, 1.0), 0.0)
-        return ops.sum(alpha * ops.relu(grads), axis=(1, 2))
+        return ops.sum(alpha * ops.relu(grads), axis=axes)

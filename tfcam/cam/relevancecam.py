@@ -10,14 +10,15 @@ Unlike gradients, relevance keeps its meaning at shallow layers, so the map can 
 any layer, including layers inside nested models. One forward pass and one backward walk
 from the output to the layer, compiled together.
 
-Explanation fields: channel_weights (N, K) = w; relevance (N, h, w, K) = R at the layer.
+Explanation fields: channel_weights (N, K) = w; relevance (N, h, w, K) = R at the layer
+((N, T, K) for sequences, (N, d, h, w, K) for volumes).
 """
 
 from __future__ import annotations
 
 from keras import ops
 
-from tfcam._maps import to_input_resolution
+from tfcam._maps import spatial_axes
 from tfcam.cam.base import weighted_sum
 from tfcam.explainer import Explainer, to_numpy
 from tfcam.lrp.methods import RelevanceWalker
@@ -33,16 +34,16 @@ class RelevanceCAM(RelevanceWalker, Explainer):
         self.plan_walk(composite, start, self.tap.key)
 
     def explain_batch(self, images, indices):
-        key, size = self.tap.key, self.input_size
+        key = self.tap.key
 
         def run(images, indices):
             env, relevance, scores, resolved = self.relevance_pass(images, indices, key)
             relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
-            weights = ops.sum(relevance, axis=(1, 2))
+            weights = ops.sum(relevance, axis=spatial_axes(relevance))
             raw = weighted_sum(weights, env[key])
             if self.relu:
                 raw = ops.relu(raw)
-            return dict(maps=to_input_resolution(raw, size), raw=raw, scores=scores,
+            return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
                         targets=resolved, channel_weights=weights, relevance=relevance)
 
         return to_numpy(self.compiled("relevance_cam", run)(images, indices))

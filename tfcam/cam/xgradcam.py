@@ -2,6 +2,7 @@
 
 from keras import ops
 
+from tfcam._maps import spatial_axes
 from tfcam.cam.base import GradientCAM
 
 
@@ -9,5 +10,6 @@ class XGradCAM(GradientCAM):
     method = "xgradcam"
 
     def channel_weights(self, activations, grads):
-        numerator = ops.sum(activations * grads, axis=(1, 2))
-        return numerator / (ops.sum(activations, axis=(1, 2)) + 1e-7)
+        axes = spatial_axes(grads)
+        numerator = ops.sum(activations * grads, axis=axes)
+        return numerator / (ops.sum(activations, axis=axes) + 1e-7)

@@ -1,20 +1,26 @@
 """LRP as an explainer: relevance to the input (`LRP`) or at any layer (`relevance_at`).
 
 `LRP(model, composite="epsilon_plus", start="one_hot")`:
-    relevance / attributions: (N, H, W, C) input relevance;
+    relevance / attributions: (N, H, W, C) input relevance ((N, T, C) for sequences,
+    (N, D, H, W, C) for volumes);
     raw: (N, H, W) relevance summed over channels (signed);
     maps: minmax of the positive part of raw (positive evidence in [0, 1]; the negative
     evidence is in raw and relevance).
 One forward pass and one backward walk per batch, compiled together.
+
+A model with several inputs: the walk reaches every input; relevance, attributions, raw and
+maps are tuples (lists in the Explanation), one per input; an input without spatial axes,
+(N, F), keeps its features: raw (N, F).
 """
 
 from __future__ import annotations
 
 from keras import ops
 
-from tfcam._maps import minmax
+from tfcam._maps import channel_sum, minmax
 from tfcam.attribution.gradients import InputSpaceMethod
 from tfcam.explainer import Explainer, to_numpy
+from tfcam.inputs import each
 from tfcam.lrp import composites
 from tfcam.lrp.start import check_start, seeds
 from tfcam.lrp.walk import Walk
@@ -48,11 +54,17 @@ class RelevanceWalker:
         return self._walks[key]
 
     def relevance_pass(self, images, indices, stop=None):
-        """(env, relevance at `stop`, scores, resolved targets), traced in a compiled fn."""
+        """(env, relevance at `stop`, scores, resolved targets), traced in a compiled fn.
+
+        Without `stop` the relevance is at the input, a tuple with one per input for a model
+        with several."""
         walk = self._walk(stop)
         env = walk.forward(images)
         start_at, scores, resolved = seeds(
             self.program, env, self.spec, indices, self.start, gradient=self.gradient_walk)
+        if len(walk.stops) > 1:
+            found = walk.backward(env, start_at)
+            return env, tuple(found[k] for k in walk.stops), scores, resolved
         return env, walk.relevance(env, start_at), scores, resolved
 
 
@@ -69,9 +81,9 @@ class LRP(RelevanceWalker, InputSpaceMethod):
     def explain_batch(self, images, indices):
         def run(images, indices):
             _, relevance, scores, resolved = self.relevance_pass(images, indices)
-            raw = ops.sum(relevance, axis=-1)
-            return dict(maps=minmax(ops.relu(raw)), raw=raw, scores=scores, targets=resolved,
-                        attributions=relevance, relevance=relevance)
+            raw = each(channel_sum, relevance)
+            return dict(maps=each(lambda r: minmax(ops.relu(r)), raw), raw=raw, scores=scores,
+                        targets=resolved, attributions=relevance, relevance=relevance)
 
         return to_numpy(self.compiled("lrp", run)(images, indices))
 
@@ -97,10 +109,11 @@ class LayerRelevance(RelevanceWalker, Explainer):
 
 def relevance_at(model, inputs, layer=None, targets=None, composite="relevance_cam",
                  start: str = "clrp", batch_size: int = 32):
-    """Activations A (N, h, w, K), LRP relevance R at `layer` (same shape) and scores (N,).
+    """Activations A (N, h, w, K), LRP relevance R at `layer` (same shape) and scores (N,)
+    ((N, t, K) for sequences, (N, d, h, w, K) for volumes).
 
     The counterpart of `tfcam.layer_gradients` for relevance (e.g. gradient shattering
-    analyses): Relevance-CAM's channel weights are `R.sum(axis=(1, 2))`.
+    analyses): Relevance-CAM's channel weights are `R.sum(axis=(1, 2))` (all spatial axes).
     """
     explainer = LayerRelevance(model, layer, composite=composite, start=start,
                                batch_size=batch_size, progress=False)

@@ -8,6 +8,9 @@ the recorded inputs and outputs, and adds up relevance by key (a tensor read by 
 steps, such as a residual block's input, receives the sum of their relevances). Everything
 is `keras.ops`, so forward and backward trace into one compiled function.
 
+Without a stop key the walk goes to the model's inputs, all of them for a model with several
+(`walk.stops`); `backward` returns the relevance of each.
+
 Relevance that flows to a tensor which does not depend on the stop key (a residual
 shortcut that bypasses the explained layer) leaves the walk there: the relevance at the
 layer is the share that passed through it.
@@ -20,6 +23,7 @@ import dataclasses
 from keras import ops
 
 from tfcam import graph
+from tfcam.inputs import feeds
 from tfcam.lrp import composites as _composites
 from tfcam.lrp.canonizers import BatchNormFolding
 from tfcam.lrp.linear import is_linear_layer, linear_map
@@ -66,13 +70,15 @@ class Site:
 
 
 class Walk:
-    """The plan of a backward walk from `seed_keys` (default: the logits) to `stop`."""
+    """The plan of a backward walk from `seed_keys` (default: the logits) to `stop` (default:
+    the model's inputs, `stops`; `stop` is then the first input)."""
 
     def __init__(self, program: graph.Program, composite, stop: str | None = None,
                  seed_keys=None):
         self.program = program
         self.composite = _composites.get(composite)
         self.stop = stop if stop is not None else program.input_keys[0]
+        self.stops = (stop,) if stop is not None else tuple(program.input_keys)
         self.seed_keys = tuple(seed_keys) if seed_keys is not None else (program.logit_key,)
         extra = () if self.stop in program.input_keys else (self.stop,)
         self.wants = self.seed_keys + extra
@@ -83,7 +89,7 @@ class Walk:
         canonizer = BatchNormFolding() if composite.canonize else None
         folds = canonizer.pairs(program) if canonizer else {}
         plan = program.plan(frozenset(program.input_keys), self.wants)
-        downstream = {self.stop}
+        downstream = set(self.stops)
         after_linear = {}
         nonnegative = {}
         walked: list[graph.Step] = []
@@ -124,13 +130,14 @@ class Walk:
 
     # ------------------------------------------------------------------ running
     def forward(self, images) -> dict:
-        """Every tensor of the forward pass needed by the walk: {key: tensor}."""
-        return self.program.evaluate({self.program.input_keys[0]: images}, self.wants)
+        """Every tensor of the forward pass needed by the walk: {key: tensor}; `images` is
+        one array, or a tuple with one per input for a model with several."""
+        return self.program.evaluate(feeds(self.program, images), self.wants)
 
     def backward(self, env: dict, seeds: dict) -> dict:
         """Relevance by key, from `seeds` ({key: relevance}) down to the stop key.
 
-        Returns every key the walk reached (the stop key included, zeros if none arrived).
+        Returns every key the walk reached (the stop keys included, zeros if none arrived).
         Relevance is float32, whatever the model computes in.
         """
         relevance = {k: as_float32(v) for k, v in seeds.items()}
@@ -152,8 +159,9 @@ class Walk:
             for key, r, wanted in zip(step.inputs, rel_in, site.wanted):
                 if wanted:
                     relevance[key] = r if key not in relevance else relevance[key] + r
-        if self.stop not in relevance:
-            relevance[self.stop] = ops.zeros_like(as_float32(env[self.stop]))
+        for stop in self.stops:
+            if stop not in relevance:
+                relevance[stop] = ops.zeros_like(as_float32(env[stop]))
         return relevance
 
     def relevance(self, env: dict, seeds: dict):

@@ -21,11 +21,12 @@ def _tfcam_layer_gradients():
     explainers = {}
 
     def layer_gradients(model, images, layer, targets):
-        key = id(layer) if not isinstance(layer, str) else layer
-        if key not in explainers:
-            explainers[key] = LayerGradients(model, layer, batch_size=len(images),
-                                             progress=False)
-        out = explainers[key].run(images, targets)
+        # Keyed on the layer itself (names and layer objects hash), never on id(): an id
+        # can be reused by another object once the first is freed.
+        if layer not in explainers:
+            explainers[layer] = LayerGradients(model, layer, batch_size=len(images),
+                                               progress=False)
+        out = explainers[layer].run(images, targets)
         return out["activations"], out["gradients"], out["scores"]
 
     return layer_gradients

@@ -1,0 +1,46 @@
+"""A method's keyword options, and a clear error for one it does not have."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+
+# What `tfcam.explain` takes itself, and `input` (which input of a multi-input model to
+# explain), which every method takes; the rest of its keywords are the method's options.
+EXPLAIN_PARAMETERS = ("layer", "targets", "batch_size", "progress", "input")
+
+
+def method_options(cls) -> list[str]:
+    """The keyword options of a method class: the named parameters of every `__init__` on
+    its MRO (options reach the base classes through **kwargs), except `model`/`layer`."""
+    names = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for parameter in inspect.signature(init).parameters.values():
+            named = parameter.kind in (parameter.KEYWORD_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+            if named and parameter.name not in ("self", "model", "layer", *names):
+                names.append(parameter.name)
+    return names
+
+
+def check_options(cls, options) -> None:
+    """A TypeError naming unknown options, the method's options and close matches."""
+    known = method_options(cls)
+    unknown = [name for name in options if name not in known]
+    if not unknown:
+        return
+    own = [name for name in known if name not in EXPLAIN_PARAMETERS]
+    listed = f"its options are {own}" if own else "it has no options of its own"
+    everything = list(dict.fromkeys([*known, *EXPLAIN_PARAMETERS]))
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, everything, n=3, cutoff=0.6)
+        if close:
+            hints.append(f"'{name}': did you mean {close}?")
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    raise TypeError(
+        f"{cls.method} got unknown option{'s' if len(unknown) > 1 else ''} {unknown}{hint}; "
+        f"{listed}, besides {list(EXPLAIN_PARAMETERS)}."
+    )

@@ -106,7 +106,7 @@ def find_layer(program: Program, layer) -> LayerTap:
     names = sorted({t.name for t in taps} | {t.path for t in taps})
     close = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
     hint = f" Did you mean {close}?" if close else ""
-    spatial = [t.path for t in taps if is_spatial(t.shape)][-5:]
+    spatial = [t.path for t in _cam_taps(program, cam_ranks(program))][-5:]  # CAM-able ones
     raise ValueError(
         f"no layer named '{layer}' in model '{program.model.name}'.{hint} "
         f"Last spatial layers: {spatial}."

@@ -24,11 +24,6 @@ from tfcam.attribution.gradients import InputSpaceMethod
 from tfcam.inputs import batch_shape, each, feeds
 
 
-def patch_masks(height: int, width: int, patch: int, stride: int) -> np.ndarray:
-    """(P, H, W) float32 masks, 1 inside each patch; patches tile the image to its edges."""
-    return spatial_patch_masks((height, width), patch, stride)
-
-
 def spatial_patch_masks(shape, patch: int, stride: int) -> np.ndarray:
     """(P, *shape) float32 masks, 1 inside each patch, for 1 to 3 spatial axes; patches
     tile the input to its edges (the last one on each axis ends at the edge)."""

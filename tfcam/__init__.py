@@ -1,8 +1,10 @@
 """tfcam: class activation maps, LRP and attributions for any Keras 3 model.
 
     import tfcam
-    ex = tfcam.explain(model, images, method="gradcam")
+    ex = tfcam.explain(model, images, method="grad_cam")
     ex.maps  # (N, H, W) in [0, 1]
+
+Every method module is imported here: importing it registers its class (`tfcam.registry`).
 """
 
 from tfcam import lrp
@@ -14,6 +16,7 @@ from tfcam.attribution.smoothgrad import SmoothGrad
 from tfcam.cam.ablationcam import AblationCAM
 from tfcam.cam.base import layer_gradients
 from tfcam.cam.cam import CAM
+from tfcam.cam.eigencam import EigenCAM
 from tfcam.cam.gradcam import GradCAM
 from tfcam.cam.gradcampp import GradCAMPlusPlus
 from tfcam.cam.layercam import LayerCAM
@@ -23,14 +26,16 @@ from tfcam.cam.xgradcam import XGradCAM
 from tfcam.explain import explain, methods
 from tfcam.explanation import Explanation
 from tfcam.lrp import LRP, relevance_at
+from tfcam.registry import register
 from tfcam.visualize import overlay, visualize_class
 
 METHODS = methods()
 
 __version__ = "0.1.0"
 __all__ = [
-    "CAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
+    "CAM", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
     "RelevanceCAM", "LRP", "GuidedBackprop", "Deconvnet", "GuidedGradCAM", "lrp", "relevance_at",
     "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
     "Explanation", "explain", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
+    "register",
 ]

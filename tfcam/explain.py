@@ -1,53 +1,37 @@
-"""`explain()`: the one-call front of every method, with explainers reused across calls."""
+"""`explain()`: the one-call front of every method, with explainers reused across calls.
+
+Methods are found in `tfcam.registry`, where each method class registers itself
+(`@register`); `tfcam/__init__` imports every method module, so all are there.
+"""
 
 from __future__ import annotations
 
-import difflib
 import weakref
 
-from tfcam.attribution.gradients import InputXGradient, Saliency
-from tfcam.attribution.guided import Deconvnet, GuidedBackprop, GuidedGradCAM
-from tfcam.attribution.integrated_gradients import IntegratedGradients
-from tfcam.attribution.occlusion import Occlusion
-from tfcam.attribution.smoothgrad import SmoothGrad
-from tfcam.cam.ablationcam import AblationCAM
-from tfcam.cam.cam import CAM
-from tfcam.cam.gradcam import GradCAM
-from tfcam.cam.gradcampp import GradCAMPlusPlus
-from tfcam.cam.layercam import LayerCAM
-from tfcam.cam.relevancecam import RelevanceCAM
-from tfcam.cam.scorecam import ScoreCAM
-from tfcam.cam.xgradcam import XGradCAM
+from tfcam import registry
 from tfcam.explanation import Explanation
-from tfcam.lrp.methods import LRP
 from tfcam.options import check_options
 
-REGISTRY = {
-    cls.method: cls
-    for cls in (CAM, GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, ScoreCAM, AblationCAM,
-                RelevanceCAM, Saliency, InputXGradient, SmoothGrad, IntegratedGradients, Occlusion,
-                LRP, GuidedBackprop, Deconvnet, GuidedGradCAM)
-}
+# canonical id -> class (the registry's own table, filled as method modules are imported)
+REGISTRY = registry.CLASSES
 
 # Explainers keep their compiled functions; reusing them avoids recompiling on every call.
-_EXPLAINERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_EXPLAINERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def method_class(method: str):
-    """The explainer class registered under `method` (a clear error for unknown names)."""
-    key = method.lower().replace("-", "_").replace("+", "p") if isinstance(method, str) else method
-    if key not in REGISTRY:
-        close = difflib.get_close_matches(str(method), list(REGISTRY), n=3, cutoff=0.4)
-        hint = f" Did you mean {close}?" if close else ""
-        raise ValueError(f"unknown method '{method}'.{hint} Available: {sorted(REGISTRY)}.")
-    return REGISTRY[key]
+    """The explainer class registered under `method`, a canonical id or an old alias (a
+    clear error for unknown names)."""
+    return registry.lookup(method)
 
 
-def explain(model, inputs, method: str = "gradcam", layer=None, targets=None,
+def explain(model, inputs, method: str = "grad_cam", layer=None, targets=None,
             batch_size: int = 32, progress: bool | None = None, **options) -> Explanation:
     """Explain `model`'s decision on `inputs` (N, H, W, C) with `method`; also sequences
     (N, T, C) and volumes (N, D, H, W, C), whose maps are (N, T) and (N, D, H, W).
 
+    method: a snake_case id of `methods()` ("grad_cam", "score_cam", ...); the old ids
+        ("gradcam", "scorecam", ...) are accepted too.
     inputs: one array, or for a model with several inputs a list (model input order) or a
         dict by input name; maps then come back as a list, one per input (CAM methods:
         None for inputs without the layer's spatial rank; `input=NAME` keeps one).
@@ -77,5 +61,5 @@ def explain(model, inputs, method: str = "gradcam", layer=None, targets=None,
 
 
 def methods() -> list[str]:
-    """Names accepted by `explain(method=...)`."""
-    return sorted(REGISTRY)
+    """The canonical ids accepted by `explain(method=...)` (old aliases work too)."""
+    return registry.names()

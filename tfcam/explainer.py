@@ -12,23 +12,32 @@ import collections
 import numpy as np
 from tqdm.auto import tqdm
 
-from tfcam import backend, graph, targets, twin
+from tfcam import backend, graph, twin
 from tfcam._maps import to_input_resolution
 from tfcam.explanation import Explanation
 from tfcam.inputs import check_inputs, each, num_samples, resolve_input, rows
 from tfcam.layer_lookup import LayerTap, find_layer, require_spatial
 from tfcam.options import check_options
 from tfcam.pairs import auto_chunk_size, pair_chunks, scatter
+from tfcam.targets import TargetSpec
+from tfcam.targets import resolve as resolve_targets
+
+# `target=` not given (None is a value: the top-1 class).
+_UNSET = object()
 
 
 class Explainer:
-    """Base class. Subclasses set `method` and implement `explain_batch`.
+    """Base class. A method is registered with `@register("id")` (which sets `method`) and
+    writes `traced`, its computation on one batch; the base compiles it and batches.
 
-    `explain_batch(images, indices)` gets a float32 batch and the class indices (TOP1 for
-    the top-1 class) and returns a dict of numpy arrays with a leading batch axis:
-    at least maps, raw, targets and scores. For a model with several inputs the batch is a
-    tuple of arrays (`program.input_keys` order) and per-input values are tuples with one
-    entry per input (None where the method has none for that input).
+    `traced(images, indices, *extra)` gets a float32 batch and the class indices (TOP1 for
+    the top-1 class), traced inside a compiled function (keras.ops only), and returns a
+    dict of tensors with a leading batch axis: at least maps, raw, targets and scores.
+    `extra` are the host values of `batch_arguments` (a per-batch seed, baselines). For a
+    model with several inputs the batch is a tuple of arrays (`program.input_keys` order)
+    and per-input values are tuples with one entry per input (None where the method has
+    none for that input). A method of several compiled stages overrides `explain_batch`
+    (see `tfcam.perturbation`), which returns the same dict as numpy arrays.
 
     `input=` (a name or an index): explain one input of a multi-input model: its maps come
     as arrays, not lists; CAMs make only that input's map and Score-CAM masks that input.
@@ -63,7 +72,7 @@ class Explainer:
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._input_hw: tuple[int, int] | None = None
         self._map_sizes: tuple | None = None
-        self.spec: targets.TargetSpec | None = None
+        self.spec: TargetSpec | None = None
 
     def _inputs_of_layer_rank(self) -> tuple[int, ...]:
         """Inputs a CAM's layer map is laid over: those with the layer's spatial rank (or
@@ -102,13 +111,14 @@ class Explainer:
         return self.program.input_names or tuple(self.program.input_keys)
 
     # ------------------------------------------------------------------ public
-    def attribute(self, inputs, target=None) -> Explanation:
-        """Explain `inputs` (N, H, W, C) for `target` (int, N ints, None = top-1, callable).
+    def attribute(self, inputs, targets=None, *, target=_UNSET) -> Explanation:
+        """Explain `inputs` (N, H, W, C) for `targets` (int, N ints, None = top-1, callable).
 
         A model with several inputs takes a list (input order) or a dict keyed by input
         name; per-input fields of the result are then lists (see `Explanation`).
+        `target=` is the old name of `targets=`, still accepted.
         """
-        merged = self.run(inputs, target)
+        merged = self.run(inputs, _one_keyword(targets, target))
         multi, chosen = self.multi_input, self.input_index
         return Explanation(
             maps=_as_float32_fields(merged.pop("maps")),
@@ -122,15 +132,16 @@ class Explainer:
             input_name=self.input_names[chosen] if multi and chosen is not None else None,
         )
 
-    def run(self, inputs, target=None) -> dict:
+    def run(self, inputs, targets=None, *, target=_UNSET) -> dict:
         """`explain_batch` over all batches, concatenated: a dict of (N, ...) arrays
         (tuples of them, one per input, for per-input values of multi-input models)."""
+        target = _one_keyword(targets, target)
         images = check_inputs(self.program, inputs)
         if not self.program.checked:  # a graph traced from Python `call`: compared once
             twin.check_reproduces(self.program, rows(images, slice(None, self.batch_size)))
             self.program.checked = True
         n = num_samples(images)
-        self.spec = targets.resolve(target, n, self.program)
+        self.spec = resolve_targets(target, n, self.program)
         parts = [
             self.explain_batch(batch, indices)
             for batch, indices in self._batches(images, self.spec)
@@ -142,7 +153,18 @@ class Explainer:
         return merged
 
     def explain_batch(self, images: np.ndarray, indices: np.ndarray) -> dict:
-        raise NotImplementedError
+        """One batch as numpy: `traced` compiled once per method (see `compiled`)."""
+        run = self.compiled(self.method, self.traced)
+        return to_numpy(run(images, indices, *self.batch_arguments(images)))
+
+    def traced(self, images, indices, *extra) -> dict:
+        """The method's computation on one batch (traced; see the class docstring)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} defines neither traced() nor explain_batch()")
+
+    def batch_arguments(self, images) -> tuple:
+        """Host values passed to `traced` after the batch and indices, made per batch."""
+        return ()
 
     # ------------------------------------------------------------------ helpers
     def compiled(self, name: str, fn):
@@ -208,7 +230,7 @@ class Explainer:
             for i, x in enumerate(images)
         )
 
-    def _batches(self, images, spec: targets.TargetSpec):
+    def _batches(self, images, spec: TargetSpec):
         """(batch, indices) pairs; a final short batch is padded so shapes never change."""
         n = num_samples(images)
         size = min(self.batch_size, n)
@@ -236,6 +258,24 @@ def spatial_size(input_shape, tap: LayerTap | None) -> tuple[int, ...]:
     """
     rank = len(input_shape) - 2 if tap is None else len(tap.shape) - 2
     return tuple(int(s) for s in input_shape[1 : 1 + rank])
+
+
+class InputSpaceMethod(Explainer):
+    """A method whose map lives at the input's resolution; it ignores `layer`."""
+
+    needs_layer = False
+
+    def __init__(self, model, layer=None, **kwargs):
+        super().__init__(model, None, **kwargs)
+
+
+def _one_keyword(targets, target):
+    """`targets=`, or the old `target=` (never both)."""
+    if target is _UNSET:
+        return targets
+    if targets is not None:
+        raise TypeError("pass targets= only (target= is its old name)")
+    return target
 
 
 # Compiled functions kept per explainer (least recently used dropped first).

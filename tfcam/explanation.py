@@ -22,7 +22,7 @@ class Explanation:
         input-space methods), before resizing and normalization.
     targets: (N,) int class explained per sample (None for a callable target).
     scores: (N,) float32 score explained (logit of the target class, or the callable's value).
-    method: method name; layer: path of the explained layer (None for input-space methods).
+    method: the method's canonical id (`tfcam.methods()`); layer: path of the explained layer (None for input-space methods).
     channel_weights: (N, K) per-channel weights for CAM methods, else None.
     attributions: (N, H, W, C) input-space attributions (gradients, IG, ...), else None.
     relevance: (N, h, w, K) LRP relevance at the layer (or (N, H, W, C) at the input for
@@ -33,14 +33,14 @@ class Explanation:
     Models with several inputs (`input_names` says which, in the model's input order; None
     for a single-input model, whose fields are the arrays above):
 
-    * input-space methods (saliency, input_x_gradient, smoothgrad, integrated_gradients,
-      occlusion, lrp, guided_backprop, deconvnet, guided_gradcam): `maps`, `raw`,
+    * input-space methods (saliency, input_x_gradient, smooth_grad, integrated_gradients,
+      occlusion, lrp, guided_backprop, deconvnet, guided_grad_cam): `maps`, `raw`,
       `attributions` and (LRP) `relevance` are lists with one array per input, each shaped
       as above for that input; an input without spatial axes, (N, F), has maps, raw and
       attributions (N, F). Guided Grad-CAM has None for inputs the CAM layer's map does
       not fit (another spatial rank).
-    * CAM methods (cam, gradcam, gradcampp, xgradcam, layercam, scorecam, ablationcam,
-      relevance_cam): `raw`, `channel_weights` and `relevance` are the layer's, as above;
+    * CAM methods (cam, grad_cam, grad_cam_pp, xgrad_cam, layer_cam, score_cam,
+      ablation_cam, relevance_cam, eigen_cam): `raw`, `channel_weights` and `relevance` are the layer's, as above;
       `maps` is a list with the layer map resized to each input of the layer's spatial
       rank, None for the other inputs.
     * with `input=` (a name or an index) the method explains that input only: `maps` (and

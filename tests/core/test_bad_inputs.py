@@ -13,7 +13,7 @@ def model():
 
 
 # ------------------------------------------------------------------ NaN and inf
-@pytest.mark.parametrize("method", ["gradcam", "saliency"])
+@pytest.mark.parametrize("method", ["grad_cam", "saliency"])
 def test_nan_or_inf_inputs_are_named_by_index(model, method):
     x = nets.images(n=4)
     x[1, 2, 3, 0] = np.nan
@@ -27,7 +27,7 @@ def test_values_beyond_float32_are_caught_after_the_cast(model):
     x = nets.images(n=2).astype("float64")
     x[0, 0, 0, 0] = 1e300  # inf once converted to float32
     with pytest.raises(ValueError, match=r"indices 0\)"):
-        tfcam.explain(model, x, "gradcam")
+        tfcam.explain(model, x, "grad_cam")
 
 
 # ------------------------------------------------------------------ occlusion patch
@@ -54,21 +54,21 @@ def test_integrated_gradients_needs_positive_steps(model, steps):
 
 # ------------------------------------------------------------------ unknown options
 def test_unknown_option_lists_the_options_and_close_matches(model):
-    with pytest.raises(TypeError, match=r"scorecam got unknown option \['max_channel'\] "
+    with pytest.raises(TypeError, match=r"score_cam got unknown option \['max_channel'\] "
                                         r"\('max_channel': did you mean \['max_channels'\]\?\); "
                                         r"its options are \['max_channels', 'chunk_size'\]"):
-        tfcam.explain(model, nets.images(n=1), "scorecam", max_channel=2)
+        tfcam.explain(model, nets.images(n=1), "score_cam", max_channel=2)
 
 
 def test_unknown_option_of_a_method_without_options(model):
-    with pytest.raises(TypeError, match=r"gradcam got unknown option \['bad_option'\]; it has "
+    with pytest.raises(TypeError, match=r"grad_cam got unknown option \['bad_option'\]; it has "
                                         r"no options of its own, besides \['layer', 'targets'"):
-        tfcam.explain(model, nets.images(n=1), "gradcam", bad_option=1)
+        tfcam.explain(model, nets.images(n=1), "grad_cam", bad_option=1)
 
 
 def test_misspelled_explain_parameter_is_suggested(model):
     with pytest.raises(TypeError, match=r"'target': did you mean \['targets'\]"):
-        tfcam.explain(model, nets.images(n=1), "gradcam", target=1)
+        tfcam.explain(model, nets.images(n=1), "grad_cam", target=1)
 
 
 @pytest.mark.parametrize("cls, option, options", [
@@ -90,14 +90,14 @@ def test_known_options_still_reach_the_base_classes(model):
 # ------------------------------------------------------------------ float targets
 def test_integral_float_targets_are_class_indices(model):
     x = nets.images()
-    as_int = tfcam.explain(model, x, "gradcam", targets=[1, 2, 0])
-    as_float = tfcam.explain(model, x, "gradcam", targets=[1.0, 2.0, 0.0])
+    as_int = tfcam.explain(model, x, "grad_cam", targets=[1, 2, 0])
+    as_float = tfcam.explain(model, x, "grad_cam", targets=[1.0, 2.0, 0.0])
     np.testing.assert_array_equal(as_float.targets, [1, 2, 0])
     np.testing.assert_array_equal(as_float.maps, as_int.maps)
-    assert (tfcam.explain(model, x, "gradcam", targets=np.float32(2.0)).targets == 2).all()
+    assert (tfcam.explain(model, x, "grad_cam", targets=np.float32(2.0)).targets == 2).all()
 
 
 @pytest.mark.parametrize("targets", [2.5, [1.0, 2.5, 0.0], [0, np.nan, 1]])
 def test_fractional_targets_are_an_error(model, targets):
     with pytest.raises(ValueError, match=r"is not a whole number.*int class index"):
-        tfcam.explain(model, nets.images(), "gradcam", targets=targets)
+        tfcam.explain(model, nets.images(), "grad_cam", targets=targets)

@@ -10,8 +10,8 @@ from tfcam import explainer as explainer_module
 from tfcam.explain import method_class
 from tests.core import nets
 
-OPTIONS = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 3},
-           "scorecam": {"chunk_size": 4}, "ablationcam": {"chunk_size": 4},
+OPTIONS = {"smooth_grad": {"samples": 2}, "integrated_gradients": {"steps": 3},
+           "score_cam": {"chunk_size": 4}, "ablation_cam": {"chunk_size": 4},
            "occlusion": {"patch": 4, "stride": 4, "chunk_size": 4}}
 
 

@@ -15,7 +15,7 @@ OPTIONS = {"integrated_gradients": {"steps": 8}, "occlusion": {"patch": 4, "stri
 # One method per code path that handles dtypes: the gradient CAMs (Grad-CAM++, XGrad-CAM and
 # Layer-CAM share Grad-CAM's), the perturbation methods, the LRP walk (Relevance-CAM, LRP,
 # the guided walks), input gradients (Input×Gradient and SmoothGrad share saliency's).
-METHODS = ["cam", "gradcam", "scorecam", "ablationcam", "relevance_cam", "lrp", "guided_gradcam",
+METHODS = ["cam", "grad_cam", "score_cam", "ablation_cam", "relevance_cam", "lrp", "guided_grad_cam",
            "saliency", "integrated_gradients", "occlusion"]
 
 

@@ -37,7 +37,7 @@ def _nested_and_flat(size=12):
     return nested, flat
 
 
-@pytest.mark.parametrize("method", ["gradcam", "scorecam", "layercam", "ablationcam"])
+@pytest.mark.parametrize("method", ["grad_cam", "score_cam", "layer_cam", "ablation_cam"])
 @pytest.mark.parametrize("layer", ["c1", "r2", "c3"])
 def test_nested_model_equals_flat_model(method, layer):
     nested, flat = _nested_and_flat()
@@ -53,10 +53,10 @@ def test_layer_by_object_and_default():
     nested, _ = _nested_and_flat()
     x = nets.images(n=2, size=12)
     base = nested.layers[0]
-    by_object = tfcam.explain(nested, x, "gradcam", layer=base.get_layer("c2"))
-    by_path = tfcam.explain(nested, x, "gradcam", layer="base/c2")
+    by_object = tfcam.explain(nested, x, "grad_cam", layer=base.get_layer("c2"))
+    by_path = tfcam.explain(nested, x, "grad_cam", layer="base/c2")
     np.testing.assert_array_equal(by_object.maps, by_path.maps)
-    assert tfcam.explain(nested, x, "gradcam").layer == "base/c3"
+    assert tfcam.explain(nested, x, "grad_cam").layer == "base/c3"
 
 
 @pytest.mark.parametrize("head", ["dense_softmax", "softmax_layer", "activation_layer"])
@@ -72,7 +72,7 @@ def test_softmax_heads_are_skipped(head):
         x = keras.layers.Activation("softmax")(x)
     model = keras.Model(inp, x)
     x_in = nets.images()
-    ex = tfcam.explain(model, x_in, "gradcam", targets=1)
+    ex = tfcam.explain(model, x_in, "grad_cam", targets=1)
     features = np.asarray(keras.Model(inp, pooled)(x_in))
     expected = features @ np.asarray(dense.kernel)[:, 1] + np.asarray(dense.bias)[1]
     np.testing.assert_allclose(ex.scores, expected, rtol=1e-5)
@@ -86,14 +86,14 @@ def test_multi_output_model_with_callable_target():
     model = keras.Model(inp, [keras.layers.Dense(2, name="a")(pooled),
                               keras.layers.Dense(1, name="b")(pooled)])
     x_in = nets.images()
-    ex = tfcam.explain(model, x_in, "gradcam", targets=lambda outs: outs[1][:, 0])
+    ex = tfcam.explain(model, x_in, "grad_cam", targets=lambda outs: outs[1][:, 0])
     assert ex.targets is None
     np.testing.assert_allclose(ex.scores, np.asarray(model(x_in)[1])[:, 0], rtol=1e-5)
     # The gradient of the second head's score is its kernel / Z (Grad-CAM on GAP -> Dense).
     kernel = np.asarray(model.get_layer("b").kernel)[:, 0]
     np.testing.assert_allclose(ex.channel_weights, np.tile(kernel / 36, (3, 1)), rtol=1e-5)
     with pytest.raises(ValueError, match="callable"):
-        tfcam.explain(model, x_in, "gradcam", targets=0)
+        tfcam.explain(model, x_in, "grad_cam", targets=0)
 
 
 APPLICATIONS = {
@@ -110,7 +110,7 @@ def test_keras_applications_with_random_weights(name):
     build, layer = APPLICATIONS[name]
     model = build(weights=None, input_shape=(32, 32, 3), classes=5)
     x = nets.images(n=2, size=32)
-    ex = tfcam.explain(model, x, "gradcam", layer=layer)
+    ex = tfcam.explain(model, x, "grad_cam", layer=layer)
     assert ex.maps.shape == (2, 32, 32)
     assert np.isfinite(ex.maps).all() and ex.maps.min() >= 0 and ex.maps.max() <= 1
     assert ex.layer == layer
@@ -121,12 +121,12 @@ def test_resnet_base_nested_in_sequential():
     model = keras.Sequential([base, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(5)])
     x = nets.images(n=2, size=32)
     for layer in ("conv2_block3_out", "conv4_block6_out", None):
-        ex = tfcam.explain(model, x, "gradcam", layer=layer)
+        ex = tfcam.explain(model, x, "grad_cam", layer=layer)
         assert ex.maps.shape == (2, 32, 32) and np.isfinite(ex.maps).all()
     assert ex.layer == "resnet50/conv5_block3_out"
     # Grad-CAM at the last layer equals CAM there (GAP -> Dense head, no softmax).
     cam = tfcam.explain(model, x, "cam", targets=[1, 2])
-    grad = tfcam.explain(model, x, "gradcam", targets=[1, 2])
+    grad = tfcam.explain(model, x, "grad_cam", targets=[1, 2])
     np.testing.assert_allclose(grad.maps, cam.maps, atol=1e-4)
 
 
@@ -148,17 +148,17 @@ def test_weights_changed_after_first_call_are_used():
     """Compiled functions must read the current weights, not the ones they were traced with."""
     model = nets.gap_dense()
     x = nets.images()
-    first = tfcam.explain(model, x, "gradcam", targets=0)
+    first = tfcam.explain(model, x, "grad_cam", targets=0)
     head = model.get_layer("head")
     head.kernel.assign(-np.asarray(head.kernel))
-    second = tfcam.explain(model, x, "gradcam", targets=0)
+    second = tfcam.explain(model, x, "grad_cam", targets=0)
     np.testing.assert_allclose(second.channel_weights, -first.channel_weights, rtol=1e-5)
 
 
 def test_overlay_is_rgb_uint8():
     model = nets.gap_dense()
     x = nets.images()
-    out = tfcam.explain(model, x, "gradcam").overlay(x)
+    out = tfcam.explain(model, x, "grad_cam").overlay(x)
     assert out.shape == (3, 8, 8, 3) and out.dtype == np.uint8
 
 
@@ -192,9 +192,9 @@ def test_explainer_reused_for_batches_of_other_sizes():
     model = nets.gap_dense()
     x = nets.images(n=5)
     for method, options in [("integrated_gradients", {"steps": 2}),
-                            ("smoothgrad", {"samples": 2, "noise_level": 0.0})]:
+                            ("smooth_grad", {"samples": 2, "noise_level": 0.0})]:
         cls = {"integrated_gradients": tfcam.IntegratedGradients,
-               "smoothgrad": tfcam.SmoothGrad}[method]
+               "smooth_grad": tfcam.SmoothGrad}[method]
         reused = cls(model, batch_size=64, **options)
         small, large = reused.attribute(x[:2]), reused.attribute(x)
         fresh = cls(model, batch_size=64, **options).attribute(x)

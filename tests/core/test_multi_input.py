@@ -12,11 +12,11 @@ import tfcam
 from tests.core import nets
 
 L = keras.layers
-CAMS = ["cam", "gradcam", "gradcampp", "xgradcam", "layercam", "scorecam", "ablationcam",
-        "relevance_cam"]
-INPUT_SPACE = ["saliency", "input_x_gradient", "smoothgrad", "integrated_gradients",
-               "occlusion", "lrp", "guided_backprop", "deconvnet", "guided_gradcam"]
-FAST = {"smoothgrad": dict(samples=3), "integrated_gradients": dict(steps=4)}
+CAMS = ["cam", "grad_cam", "grad_cam_pp", "xgrad_cam", "layer_cam", "score_cam", "ablation_cam",
+        "relevance_cam", "eigen_cam"]
+INPUT_SPACE = ["saliency", "input_x_gradient", "smooth_grad", "integrated_gradients",
+               "occlusion", "lrp", "guided_backprop", "deconvnet", "guided_grad_cam"]
+FAST = {"smooth_grad": dict(samples=3), "integrated_gradients": dict(steps=4)}
 
 
 def _rng(seed=0):
@@ -145,7 +145,7 @@ def _single_and_two_branch():
     return single, double
 
 
-@pytest.mark.parametrize("method", ["gradcam", "cam", "scorecam", "ablationcam", "layercam",
+@pytest.mark.parametrize("method", ["grad_cam", "cam", "score_cam", "ablation_cam", "layer_cam",
                                     "relevance_cam"])
 def test_branch_with_zero_weight_gives_the_single_input_map(method):
     single, double = _single_and_two_branch()
@@ -169,7 +169,7 @@ def test_image_and_vector_model(method):
     assert ex.input_names == ("image", "meta") and len(ex) == 3
     assert isinstance(ex.maps, list) and len(ex.maps) == 2
     assert ex.maps[0].shape == (3, 8, 8)
-    if method in CAMS or method == "guided_gradcam":
+    if method in CAMS or method == "guided_grad_cam":
         assert ex.maps[1] is None  # no 2-D map for a feature vector
     else:
         assert ex.maps[1].shape == (3, 5)
@@ -180,10 +180,10 @@ def test_image_and_vector_model(method):
             assert m.min() >= 0 and m.max() <= 1
     if isinstance(ex.attributions, list):
         assert [None if a is None else a.shape for a in ex.attributions] == [
-            (3, 8, 8, 3), None if method == "guided_gradcam" else (3, 5)]
+            (3, 8, 8, 3), None if method == "guided_grad_cam" else (3, 5)]
     if method == "lrp":
         assert [r.shape for r in ex.relevance] == [(3, 8, 8, 3), (3, 5)]
-    if method != "smoothgrad":  # (its score is the mean over the noisy copies)
+    if method != "smooth_grad":  # (its score is the mean over the noisy copies)
         np.testing.assert_allclose(ex.scores, _logits(model, x)[np.arange(3), ex.targets],
                                    rtol=1e-4, atol=1e-5)
 
@@ -195,8 +195,8 @@ def _logits(model, x):
 def test_input_option_gives_one_array():
     model = image_and_vector()
     x = image_and_vector_inputs()
-    every = tfcam.explain(model, x, "gradcam")
-    one = tfcam.explain(model, x, "gradcam", input="image")
+    every = tfcam.explain(model, x, "grad_cam")
+    one = tfcam.explain(model, x, "grad_cam", input="image")
     assert one.input_name == "image" and one.maps.shape == (3, 8, 8)
     np.testing.assert_array_equal(one.maps, every.maps[0])
     np.testing.assert_array_equal(one.for_input(0), every.for_input("image"))
@@ -206,15 +206,15 @@ def test_input_option_gives_one_array():
     occluded = tfcam.explain(model, x, "occlusion", input="meta")
     assert occluded.maps.shape == (3, 5) and list(occluded.perturbed_inputs) == [5] * 3
     with pytest.raises(ValueError, match=r"input='meta' has shape \(None, 5\).*cannot be laid"):
-        tfcam.explain(model, x, "gradcam", input="meta")
+        tfcam.explain(model, x, "grad_cam", input="meta")
     with pytest.raises(ValueError, match=r"no input named 'imag'. Did you mean \['image'\]"):
-        tfcam.explain(model, x, "gradcam", input="imag")
+        tfcam.explain(model, x, "grad_cam", input="imag")
 
 
 def test_overlay_on_one_input():
     model = image_and_vector()
     x = image_and_vector_inputs()
-    ex = tfcam.explain(model, x, "gradcam")
+    ex = tfcam.explain(model, x, "grad_cam")
     rgb = ex.overlay(x, input="image")
     assert rgb.shape == (3, 8, 8, 3) and rgb.dtype == np.uint8
     np.testing.assert_array_equal(rgb, ex.overlay(x[0], input=0))
@@ -228,15 +228,15 @@ def test_overlay_on_one_input():
 def test_scorecam_masks_the_chosen_input():
     model = two_images()
     x = two_images_inputs()
-    first = tfcam.explain(model, x, "scorecam", layer="conv_a")
+    first = tfcam.explain(model, x, "score_cam", layer="conv_a")
     assert [m.shape for m in first.maps] == [(3, 8, 8), (3, 6, 6)]
-    second = tfcam.explain(model, x, "scorecam", layer="conv_a", input="right")
+    second = tfcam.explain(model, x, "score_cam", layer="conv_a", input="right")
     assert second.maps.shape == (3, 6, 6)
     assert not np.allclose(first.channel_weights, second.channel_weights)
 
 
 # ------------------------------------------------------------------ list vs dict, errors
-@pytest.mark.parametrize("method", ["gradcam", "integrated_gradients", "occlusion", "lrp"])
+@pytest.mark.parametrize("method", ["grad_cam", "integrated_gradients", "occlusion", "lrp"])
 def test_list_and_dict_inputs_agree(method):
     model = two_images()
     x = two_images_inputs()
@@ -271,7 +271,7 @@ def test_dict_with_a_wrong_name(model):
     x = two_images_inputs()
     with pytest.raises(ValueError, match=r"model '.*' has no input named 'rigth' \(did you mean "
                                          r"\['right'\]\?\); its inputs are \['left', 'right'\]"):
-        tfcam.explain(model, {"left": x[0], "rigth": x[1]}, "gradcam")
+        tfcam.explain(model, {"left": x[0], "rigth": x[1]}, "grad_cam")
 
 
 def test_dict_with_a_missing_name(model):
@@ -286,28 +286,28 @@ def test_wrong_number_of_inputs(model, count):
     x = two_images_inputs() + two_images_inputs()
     with pytest.raises(ValueError, match=rf"takes 2 inputs \['left', 'right'\]; got a list of "
                                          rf"{count} arrays"):
-        tfcam.explain(model, x[:count], "gradcam")
+        tfcam.explain(model, x[:count], "grad_cam")
 
 
 def test_one_array_for_a_two_input_model(model):
     with pytest.raises(ValueError, match=r"takes 2 inputs \['left', 'right'\]; got one array of "
                                          r"shape \(3, 8, 8, 3\)\. Pass a list"):
-        tfcam.explain(model, two_images_inputs()[0], "gradcam")
+        tfcam.explain(model, two_images_inputs()[0], "grad_cam")
 
 
 def test_different_batch_sizes(model):
     x = two_images_inputs()
     with pytest.raises(ValueError, match=r"different batch sizes \('left' 3, 'right' 2\)"):
-        tfcam.explain(model, [x[0], x[1][:2]], "gradcam")
+        tfcam.explain(model, [x[0], x[1][:2]], "grad_cam")
 
 
 def test_wrong_shape_names_the_input(model):
     x = two_images_inputs()
     with pytest.raises(ValueError, match=r"input 'right' of model .* expects shape "
                                          r"\(None, 6, 6, 2\); got \(3, 6, 6, 3\)"):
-        tfcam.explain(model, [x[0], np.zeros((3, 6, 6, 3), "float32")], "gradcam")
+        tfcam.explain(model, [x[0], np.zeros((3, 6, 6, 3), "float32")], "grad_cam")
     with pytest.raises(ValueError, match=r"input 'left' .* got one sample of shape \(8, 8, 3\)"):
-        tfcam.explain(model, [x[0][0], x[1]], "gradcam")
+        tfcam.explain(model, [x[0][0], x[1]], "grad_cam")
 
 
 def test_nan_in_the_second_input(model):
@@ -315,15 +315,15 @@ def test_nan_in_the_second_input(model):
     x[1][2, 0, 0, 1] = np.nan
     with pytest.raises(ValueError, match=r"input 'right': 1 of 4 samples contain NaN or inf "
                                          r"values \(indices 2\)"):
-        tfcam.explain(model, x, "gradcam")
+        tfcam.explain(model, x, "grad_cam")
 
 
 def test_single_input_model_takes_a_dict_by_name():
     single, _ = _single_and_two_branch()
     x = nets.images(n=2, size=8)
-    ex = tfcam.explain(single, {"image": x}, "gradcam")
+    ex = tfcam.explain(single, {"image": x}, "grad_cam")
     assert ex.input_names is None and ex.maps.shape == (2, 8, 8)
-    np.testing.assert_array_equal(ex.maps, tfcam.explain(single, x, "gradcam").maps)
+    np.testing.assert_array_equal(ex.maps, tfcam.explain(single, x, "grad_cam").maps)
 
 
 # ------------------------------------------------------------------ all 17 methods
@@ -364,9 +364,9 @@ def test_vector_first_custom_block_and_explicit_layer():
     model = keras.Model([meta, image], L.Dense(3)(L.Concatenate()([L.Dense(2)(meta), x])))
     rng = _rng(2)
     x_in = [rng.random((3, 5), dtype="float32"), rng.random((3, 8, 8, 3), dtype="float32")]
-    ex = tfcam.explain(model, x_in, "gradcam", layer="block", batch_size=2)
+    ex = tfcam.explain(model, x_in, "grad_cam", layer="block", batch_size=2)
     assert ex.maps[0] is None and ex.maps[1].shape == (3, 8, 8)
     lrp = tfcam.explain(model, x_in, "lrp")
     assert [r.shape for r in lrp.relevance] == [(3, 5), (3, 8, 8, 3)]
     with pytest.raises(ValueError, match=r"needs a layer with 1 to 3 spatial axes.*'dense"):
-        tfcam.explain(model, x_in, "gradcam", layer=model.layers[-1])
+        tfcam.explain(model, x_in, "grad_cam", layer=model.layers[-1])

@@ -1,4 +1,4 @@
-"""Each method against its formula on a network where the answer is known (REFERENCE.md)."""
+"""Each method against its formula on a network where the answer is known (docs/reference.md)."""
 
 import numpy as np
 import pytest
@@ -13,8 +13,8 @@ def test_cam_gradcam_xgradcam_agree_on_gap_dense(softmax):
     model = nets.gap_dense(softmax=softmax)
     x = nets.images()
     cam = tfcam.explain(model, x, "cam", targets=1)
-    grad = tfcam.explain(model, x, "gradcam", targets=1)
-    xgrad = tfcam.explain(model, x, "xgradcam", targets=1)
+    grad = tfcam.explain(model, x, "grad_cam", targets=1)
+    xgrad = tfcam.explain(model, x, "xgrad_cam", targets=1)
     np.testing.assert_allclose(grad.maps, cam.maps, atol=1e-5)
     np.testing.assert_allclose(xgrad.maps, cam.maps, atol=1e-5)
     kernel = np.asarray(model.get_layer("head").kernel)
@@ -30,7 +30,7 @@ def test_scores_are_logits_before_softmax():
         nets.activations(model, "conv", x)))
     head = model.get_layer("head")
     logits = features @ np.asarray(head.kernel) + np.asarray(head.bias)
-    ex = tfcam.explain(model, x, "gradcam")
+    ex = tfcam.explain(model, x, "grad_cam")
     np.testing.assert_array_equal(ex.targets, logits.argmax(1))
     np.testing.assert_allclose(ex.scores, logits[np.arange(3), ex.targets], rtol=1e-5)
 
@@ -51,7 +51,7 @@ def _normalized_map(raw, size=(6, 6)):
 def test_gradcam_formula():
     model, x, a, g = _flatten_dense_reference(2)
     weights = g.mean(axis=(1, 2))
-    ex = tfcam.explain(model, x, "gradcam", targets=2)
+    ex = tfcam.explain(model, x, "grad_cam", targets=2)
     np.testing.assert_allclose(ex.channel_weights, weights, rtol=1e-5)
     np.testing.assert_allclose(ex.raw, np.maximum(np.einsum("nk,nhwk->nhw", weights, a), 0),
                                rtol=1e-4, atol=1e-6)
@@ -64,7 +64,7 @@ def test_gradcampp_formula():
     denominator = 2 * g**2 + sums * g**3
     alpha = np.where(denominator != 0, g**2 / np.where(denominator != 0, denominator, 1), 0)
     weights = (alpha * np.maximum(g, 0)).sum(axis=(1, 2))
-    ex = tfcam.explain(model, x, "gradcampp", targets=0)
+    ex = tfcam.explain(model, x, "grad_cam_pp", targets=0)
     np.testing.assert_allclose(ex.channel_weights, weights, rtol=1e-4, atol=1e-7)
     expected = np.maximum(np.einsum("nk,nhwk->nhw", weights, a), 0)
     np.testing.assert_allclose(ex.raw, expected, rtol=1e-4, atol=1e-6)
@@ -73,14 +73,14 @@ def test_gradcampp_formula():
 def test_xgradcam_formula():
     model, x, a, g = _flatten_dense_reference(1)
     weights = (a * g).sum(axis=(1, 2)) / (a.sum(axis=(1, 2)) + 1e-7)
-    ex = tfcam.explain(model, x, "xgradcam", targets=1)
+    ex = tfcam.explain(model, x, "xgrad_cam", targets=1)
     np.testing.assert_allclose(ex.channel_weights, weights, rtol=1e-4, atol=1e-6)
 
 
 def test_layercam_formula():
     model, x, a, g = _flatten_dense_reference(1)
     expected = np.maximum((np.maximum(g, 0) * a).sum(-1), 0)
-    ex = tfcam.explain(model, x, "layercam", targets=1)
+    ex = tfcam.explain(model, x, "layer_cam", targets=1)
     np.testing.assert_allclose(ex.raw, expected, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(ex.maps, _normalized_map(expected), atol=1e-5)
 
@@ -96,7 +96,7 @@ def test_scorecam_formula(max_channels):
     model = nets.gap_dense(size=8, channels=4)
     x = nets.images(n=2)
     a = nets.activations(model, "conv", x)
-    ex = tfcam.explain(model, x, "scorecam", targets=2, max_channels=max_channels, chunk_size=3)
+    ex = tfcam.explain(model, x, "score_cam", targets=2, max_channels=max_channels, chunk_size=3)
     for i in range(2):
         spans = a[i].max(axis=(0, 1)) - a[i].min(axis=(0, 1))
         kept = np.flatnonzero(spans > 0)
@@ -118,7 +118,7 @@ def test_ablationcam_closed_form():
     model = nets.gap_dense()
     x = nets.images()
     a = nets.activations(model, "conv", x)
-    ex = tfcam.explain(model, x, "ablationcam", targets=0, chunk_size=5)
+    ex = tfcam.explain(model, x, "ablation_cam", targets=0, chunk_size=5)
     kernel = np.asarray(model.get_layer("head").kernel)
     drop = kernel[:, 0] * a.mean(axis=(1, 2))
     np.testing.assert_allclose(ex.channel_weights, drop / ex.scores[:, None], rtol=1e-3,
@@ -163,7 +163,7 @@ def test_integrated_gradients_completeness():
 def test_smoothgrad_without_noise_is_saliency():
     model = nets.gap_dense()
     x = nets.images()
-    smooth = tfcam.explain(model, x, "smoothgrad", samples=3, noise_level=0.0)
+    smooth = tfcam.explain(model, x, "smooth_grad", samples=3, noise_level=0.0)
     plain = tfcam.explain(model, x, "saliency")
     np.testing.assert_allclose(smooth.raw, plain.raw, rtol=1e-5, atol=1e-7)
 
@@ -172,7 +172,7 @@ def test_smoothgrad_averages_noisy_gradients():
     # On a linear model every noisy gradient is the kernel: the average is the kernel.
     model = nets.linear()
     x = nets.images(size=5, channels=2)
-    ex = tfcam.explain(model, x, "smoothgrad", targets=2, samples=4, noise_level=0.3)
+    ex = tfcam.explain(model, x, "smooth_grad", targets=2, samples=4, noise_level=0.3)
     np.testing.assert_allclose(ex.attributions[0], _linear_kernel(model, 2, x.shape[1:]),
                                rtol=1e-5)
 
@@ -192,7 +192,7 @@ def test_smoothgrad_noise_has_the_documented_scale():
     w = np.where(np.arange(16) % 2, 1.0, -1.0).reshape(16, 1)
     model.get_layer("head").set_weights([w])
     image = np.linspace(0, 1, 16, dtype="float32").reshape(1, 4, 4, 1)  # range 1: sigma 0.2
-    ex = tfcam.explain(model, image, "smoothgrad", targets=0, samples=4000,
+    ex = tfcam.explain(model, image, "smooth_grad", targets=0, samples=4000,
                        noise_level=noise_level)
     expected = w.reshape(1, 4, 4, 1) * norm.cdf((image - b) / noise_level)
     # 4000 samples: a standard error under 0.008; sigma off by a quarter moves some pixels 0.05

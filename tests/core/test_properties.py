@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 import tfcam
 
-CAM_METHODS = ["gradcam", "gradcampp", "xgradcam", "layercam", "scorecam", "ablationcam",
-               "relevance_cam", "guided_gradcam"]
-INPUT_METHODS = ["saliency", "input_x_gradient", "smoothgrad", "integrated_gradients",
+CAM_METHODS = ["grad_cam", "grad_cam_pp", "xgrad_cam", "layer_cam", "score_cam", "ablation_cam",
+               "relevance_cam", "guided_grad_cam"]
+INPUT_METHODS = ["saliency", "input_x_gradient", "smooth_grad", "integrated_gradients",
                  "occlusion", "lrp", "guided_backprop", "deconvnet"]
 
 architectures = st.fixed_dictionaries({
@@ -49,7 +49,7 @@ SETTINGS = settings(max_examples=5, deadline=None,
 def test_batch_equals_one_at_a_time(arch, method):
     model = build(arch)
     x = np.random.default_rng(arch["seed"]).normal(size=(3, 8, 8, 2)).astype("float32")
-    options = {"samples": 2, "noise_level": 0.0} if method == "smoothgrad" else {}
+    options = {"samples": 2, "noise_level": 0.0} if method == "smooth_grad" else {}
     together = tfcam.explain(model, x, method, batch_size=2, **options)
     for i in range(3):
         alone = tfcam.explain(model, x[i:i + 1], method, batch_size=2, **options)
@@ -76,7 +76,7 @@ def test_gradcam_equals_cam_on_gap_dense(arch):
     x = np.random.default_rng(1).random((2, 8, 8, 2)).astype("float32")
     layer = f"conv{len(arch['convs']) - 1}"
     cam = tfcam.explain(model, x, "cam", layer=layer)
-    grad = tfcam.explain(model, x, "gradcam", layer=layer)
+    grad = tfcam.explain(model, x, "grad_cam", layer=layer)
     np.testing.assert_allclose(grad.maps, cam.maps, atol=1e-4)
 
 
@@ -100,7 +100,7 @@ def test_subclassed_twin_equals_functional(arch, method):
     subclassed = _Chain(functional.layers[1:])  # the same layers, hence the same weights
     x = np.random.default_rng(arch["seed"]).normal(size=(2, 8, 8, 2)).astype("float32")
     subclassed(x)
-    options = {"samples": 2} if method == "smoothgrad" else {}
+    options = {"samples": 2} if method == "smooth_grad" else {}
     layer = functional.layers[1] if method in CAM_METHODS else None  # first conv: by object
     sub = tfcam.explain(subclassed, x, method, layer=layer, **options)
     ref = tfcam.explain(functional, x, method, layer=layer, **options)

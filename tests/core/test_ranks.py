@@ -110,8 +110,8 @@ def test_cam_and_gradcam_are_the_dense_kernel_weighted_sum(rank, cam_net):
     raw = np.maximum(np.tensordot(a, kernel[:, 1], axes=([-1], [0])), 0)
     expected = nets.minmax(half_pixel_resize(raw, spatial(rank)))
     cam = tfcam.explain(cam_net, x, "cam", targets=1)
-    grad = tfcam.explain(cam_net, x, "gradcam", targets=1)
-    xgrad = tfcam.explain(cam_net, x, "xgradcam", targets=1)
+    grad = tfcam.explain(cam_net, x, "grad_cam", targets=1)
+    xgrad = tfcam.explain(cam_net, x, "xgrad_cam", targets=1)
     positions = np.prod(a.shape[1:-1])
     np.testing.assert_allclose(cam.channel_weights, np.tile(kernel[:, 1], (3, 1)), rtol=1e-6)
     np.testing.assert_allclose(grad.channel_weights, cam.channel_weights / positions,
@@ -131,7 +131,7 @@ def _probabilities(model, x, target):
 def test_scorecam_weights_and_map(rank, cam_net):
     x = inputs(rank)
     a = nets.activations(cam_net, "conv", x)
-    ex = tfcam.explain(cam_net, x, "scorecam", targets=2, chunk_size=4)
+    ex = tfcam.explain(cam_net, x, "score_cam", targets=2, chunk_size=4)
     for i in range(len(x)):
         up = half_pixel_resize(np.moveaxis(a[i], -1, 0), spatial(rank))  # (K, *spatial)
         weights = np.zeros(a.shape[-1])
@@ -148,7 +148,7 @@ def test_ablationcam_closed_form(rank, cam_net):
     # Through global average pooling, zeroing channel k lowers the logit by W[k, c] mean(A^k).
     x = inputs(rank, n=3)
     a = nets.activations(cam_net, "conv", x)
-    ex = tfcam.explain(cam_net, x, "ablationcam", targets=0, chunk_size=4)
+    ex = tfcam.explain(cam_net, x, "ablation_cam", targets=0, chunk_size=4)
     kernel = np.asarray(cam_net.get_layer("head").kernel)
     drop = kernel[:, 0] * a.mean(axis=tuple(range(1, a.ndim - 1)))
     np.testing.assert_allclose(ex.channel_weights, drop / ex.scores[:, None], rtol=1e-3,
@@ -186,8 +186,8 @@ def test_occlusion_patches_cover_every_spatial_axis(rank):
 
 
 # ------------------------------------------------------------------ every method
-OPTIONS = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 2},
-           "scorecam": {"chunk_size": 4}, "ablationcam": {"chunk_size": 4},
+OPTIONS = {"smooth_grad": {"samples": 2}, "integrated_gradients": {"steps": 2},
+           "score_cam": {"chunk_size": 4}, "ablation_cam": {"chunk_size": 4},
            "occlusion": {"patch": 2, "stride": 2, "chunk_size": 8}}
 
 
@@ -222,23 +222,23 @@ def test_layer_of_another_rank_is_not_spatial_for_the_input():
     x = keras.layers.Conv1D(4, 3, activation="relu", name="conv1d")(x)
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(x)))
     images = nets.images(n=1, size=6, channels=2)
-    assert tfcam.explain(model, images, "gradcam").layer == "conv2d"
+    assert tfcam.explain(model, images, "grad_cam").layer == "conv2d"
     with pytest.raises(ValueError, match=r"4-D \(batch, height, width, channels\).*"
                                          r"'conv1d' outputs shape \(None, 34, 4\).*conv2d"):
-        tfcam.explain(model, images, "gradcam", layer="conv1d")
+        tfcam.explain(model, images, "grad_cam", layer="conv1d")
 
 
 def test_sequence_model_rejects_a_dense_layer_and_names_conv_layers(cam_net, rank):
     layout = {1: "3-D", 3: "5-D"}[rank]
     with pytest.raises(ValueError, match=f"{layout}.*'head' outputs shape.*'conv'"):
-        tfcam.explain(cam_net, inputs(rank), "gradcam", layer="head")
+        tfcam.explain(cam_net, inputs(rank), "grad_cam", layer="head")
 
 
 def test_cam_names_the_pooling_of_the_layers_rank():
     inp = keras.Input(SHAPES[1])
     x = keras.layers.Conv1D(3, 3, name="conv")(inp)
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
-    with pytest.raises(ValueError, match="GlobalAveragePooling1D.*gradcam"):
+    with pytest.raises(ValueError, match="GlobalAveragePooling1D.*grad_cam"):
         tfcam.explain(model, inputs(1), "cam")
 
 
@@ -247,5 +247,5 @@ def test_images_without_a_channel_axis_still_take_a_2d_layer():
     x = keras.layers.Reshape((8, 8, 1))(inp)
     x = keras.layers.Conv2D(3, 3, strides=2, padding="same", activation="relu", name="conv")(x)
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x)))
-    ex = tfcam.explain(model, nets.images(n=2, size=8, channels=1)[..., 0], "gradcam")
+    ex = tfcam.explain(model, nets.images(n=2, size=8, channels=1)[..., 0], "grad_cam")
     assert ex.layer == "conv" and ex.maps.shape == (2, 8, 8)

@@ -13,11 +13,11 @@ import tfcam
 from tests.core import nets
 from tfcam.explain import method_class
 
-CAM_METHODS = ["gradcam", "gradcampp", "xgradcam", "layercam", "scorecam", "ablationcam",
-               "relevance_cam", "guided_gradcam"]
-INPUT_METHODS = ["saliency", "input_x_gradient", "smoothgrad", "integrated_gradients",
+CAM_METHODS = ["grad_cam", "grad_cam_pp", "xgrad_cam", "layer_cam", "score_cam", "ablation_cam",
+               "relevance_cam", "guided_grad_cam", "eigen_cam"]
+INPUT_METHODS = ["saliency", "input_x_gradient", "smooth_grad", "integrated_gradients",
                  "occlusion", "lrp", "guided_backprop", "deconvnet"]
-OPTIONS = {"smoothgrad": {"samples": 2}, "integrated_gradients": {"steps": 4}}
+OPTIONS = {"smooth_grad": {"samples": 2}, "integrated_gradients": {"steps": 4}}
 
 
 class Residual(layers.Layer):
@@ -98,7 +98,7 @@ def twins():
 # layer inside a block (the suite's time matters: each case compiles on JAX).
 @pytest.mark.parametrize("method, layer", [
     *[(method, "stage/second") for method in CAM_METHODS],
-    ("gradcam", "stage/first/first_conv"), ("relevance_cam", "stage/first/first_conv"),
+    ("grad_cam", "stage/first/first_conv"), ("relevance_cam", "stage/first/first_conv"),
 ])
 def test_cam_methods_equal_functional(twins, method, layer):
     net, functional, x = twins
@@ -123,12 +123,12 @@ def test_input_methods_equal_functional(twins, method):
 
 def test_layer_by_object_names_the_block(twins):
     net, _, x = twins
-    by_object = tfcam.explain(net, x, "gradcam", layer=net.stage.second)
-    by_path = tfcam.explain(net, x, "gradcam", layer="stage/second")
-    inner = tfcam.explain(net, x, "gradcam", layer=net.stage.second.conv)
+    by_object = tfcam.explain(net, x, "grad_cam", layer=net.stage.second)
+    by_path = tfcam.explain(net, x, "grad_cam", layer="stage/second")
+    inner = tfcam.explain(net, x, "grad_cam", layer=net.stage.second.conv)
     assert by_object.layer == "stage/second" and inner.layer == "stage/second/second_conv"
     np.testing.assert_array_equal(by_object.maps, by_path.maps)
-    assert tfcam.explain(net, x, "gradcam", layer="second").layer == "stage/second"
+    assert tfcam.explain(net, x, "grad_cam", layer="second").layer == "stage/second"
 
 
 def test_model_is_not_modified(twins):
@@ -156,7 +156,7 @@ def test_custom_block_in_a_functional_model_is_walked_by_lrp():
     assert np.isfinite(lrp.raw).all() and lrp.raw.any()
     ex = tfcam.explain(model, x, "relevance_cam", layer="block/block_conv")
     assert ex.layer == "block/block_conv"
-    assert tfcam.explain(model, x, "gradcam").layer == "block"
+    assert tfcam.explain(model, x, "grad_cam").layer == "block"
 
 
 class _ValueBranch(keras.Model):
@@ -185,7 +185,7 @@ def test_untraceable_model_names_reason_and_fix():
     net = _ValueBranch()
     net(nets.images(n=1, size=6))
     with pytest.raises(ValueError, match=r"cannot trace.*keras\.ops"):
-        tfcam.explain(net, nets.images(n=1, size=6), "gradcam")
+        tfcam.explain(net, nets.images(n=1, size=6), "grad_cam")
 
 
 def test_twin_that_does_not_reproduce_the_model_is_refused():
@@ -193,10 +193,10 @@ def test_twin_that_does_not_reproduce_the_model_is_refused():
     x = nets.images(n=2, size=6)
     net(x)
     with pytest.raises(ValueError, match="does not reproduce model"):
-        tfcam.explain(net, x, "gradcam")
+        tfcam.explain(net, x, "grad_cam")
 
 
-@pytest.mark.parametrize("method", ["gradcam", "scorecam", "integrated_gradients", "lrp"])
+@pytest.mark.parametrize("method", ["grad_cam", "score_cam", "integrated_gradients", "lrp"])
 def test_callable_targets_never_reuse_another_callables_trace(method):
     """Regression: compiled functions were keyed on id(callable); CPython reuses the id of a
     freed lambda, so a new lambda hit an old trace and explained another class."""
@@ -276,7 +276,7 @@ def test_subclassed_model_with_a_list_of_inputs_is_explained():
     net = _ImageAndVector()
     image, vector = nets.images(n=2, size=6), np.random.default_rng(1).random((2, 4))
     net([image, vector.astype("float32")])
-    ex = tfcam.explain(net, [image, vector], "gradcam", layer=net.conv, targets=[0, 1])
+    ex = tfcam.explain(net, [image, vector], "grad_cam", layer=net.conv, targets=[0, 1])
     assert ex.maps[0].shape == (2, 6, 6) and ex.maps[1] is None
     by_name = tfcam.explain(net, {"input_0": image, "input_1": vector}, "saliency")
     assert by_name.maps[0].shape == (2, 6, 6) and by_name.maps[1].shape == (2, 4)

@@ -119,7 +119,7 @@ def test_guided_gradcam_is_guided_backprop_times_gradcam():
     np.testing.assert_allclose(ex.attributions, expected, rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(ex.raw, np.abs(expected).max(axis=-1), rtol=1e-5, atol=1e-8)
     np.testing.assert_allclose(ex.channel_weights, cam.channel_weights, rtol=1e-5, atol=1e-8)
-    assert ex.method == "guided_gradcam" and ex.layer == "c2"
+    assert ex.method == "guided_grad_cam" and ex.layer == "c2"
     assert ex.maps.shape == (2, 10, 10) and 0 <= ex.maps.min() and ex.maps.max() <= 1
 
 

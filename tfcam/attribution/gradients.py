@@ -10,8 +10,11 @@ from keras import ops
 
 from tfcam import backend, targets
 from tfcam._maps import channel_max_abs, channel_sum, minmax
-from tfcam.explainer import Explainer, to_numpy
+from tfcam.explainer import Explainer, InputSpaceMethod
 from tfcam.inputs import each, feeds
+from tfcam.registry import register
+
+__all__ = ["InputSpaceMethod", "InputXGradient", "Saliency", "input_gradients"]
 
 
 def input_gradients(explainer: Explainer, images, indices):
@@ -30,41 +33,24 @@ def input_gradients(explainer: Explainer, images, indices):
     return (tuple(grads) if several else grads), scores, resolved
 
 
-class InputSpaceMethod(Explainer):
-    """A method whose map lives at the input's resolution; it ignores `layer`."""
-
-    needs_layer = False
-
-    def __init__(self, model, layer=None, **kwargs):
-        super().__init__(model, None, **kwargs)
-
-
+@register("saliency")
 class Saliency(InputSpaceMethod):
     """Saliency (Simonyan et al., 2014): max over channels of |dS/dx|."""
 
-    method = "saliency"
-
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            grads, scores, resolved = input_gradients(self, images, indices)
-            raw = each(channel_max_abs, grads)
-            return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
-                        attributions=grads)
-
-        return to_numpy(self.compiled("saliency", run)(images, indices))
+    def traced(self, images, indices):
+        grads, scores, resolved = input_gradients(self, images, indices)
+        raw = each(channel_max_abs, grads)
+        return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
+                    attributions=grads)
 
 
+@register("input_x_gradient")
 class InputXGradient(InputSpaceMethod):
     """Input x Gradient: x * dS/dx; raw is its sum over channels, maps its normalized |.|."""
 
-    method = "input_x_gradient"
-
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            grads, scores, resolved = input_gradients(self, images, indices)
-            attributions = each(lambda x, g: x * g, images, grads)
-            raw = each(channel_sum, attributions)
-            return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, scores=scores,
-                        targets=resolved, attributions=attributions)
-
-        return to_numpy(self.compiled("input_x_gradient", run)(images, indices))
+    def traced(self, images, indices):
+        grads, scores, resolved = input_gradients(self, images, indices)
+        attributions = each(lambda x, g: x * g, images, grads)
+        raw = each(channel_sum, attributions)
+        return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, scores=scores,
+                    targets=resolved, attributions=attributions)

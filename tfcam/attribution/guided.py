@@ -26,13 +26,13 @@ from __future__ import annotations
 from keras import ops
 
 from tfcam._maps import channel_max_abs, minmax, spatial_axes
-from tfcam.attribution.gradients import InputSpaceMethod
 from tfcam.cam.base import activations_and_gradients, weighted_sum
-from tfcam.explainer import Explainer, to_numpy
+from tfcam.explainer import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import rules
 from tfcam.lrp.composites import Composite
 from tfcam.lrp.methods import RelevanceWalker
+from tfcam.registry import register
 
 
 def guided_composite() -> Composite:
@@ -52,37 +52,29 @@ class _GradientWalker(RelevanceWalker):
         self.plan_walk(self.make_composite(), "one_hot")
 
 
+@register("guided_backprop")
 class GuidedBackprop(_GradientWalker, InputSpaceMethod):
-    method = "guided_backprop"
-
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            _, grads, scores, resolved = self.relevance_pass(images, indices)
-            raw = each(channel_max_abs, grads)
-            return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
-                        attributions=grads)
-
-        return to_numpy(self.compiled(self.method, run)(images, indices))
+    def traced(self, images, indices):
+        _, grads, scores, resolved = self.relevance_pass(images, indices)
+        raw = each(channel_max_abs, grads)
+        return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
+                    attributions=grads)
 
 
+@register("deconvnet")
 class Deconvnet(GuidedBackprop):
-    method = "deconvnet"
     make_composite = staticmethod(deconvnet_composite)
 
 
+@register("guided_grad_cam", aliases=("guided_gradcam",))
 class GuidedGradCAM(_GradientWalker, Explainer):
-    method = "guided_gradcam"
-
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            # One forward pass serves both the guided walk and Grad-CAM's gradient.
-            env, guided, _, _ = self.relevance_pass(images, indices)
-            a, g, scores, resolved = activations_and_gradients(self, images, indices, env)
-            weights = ops.mean(g, axis=spatial_axes(g))
-            cam = self.to_inputs(ops.relu(weighted_sum(weights, a)))
-            attributions = each(lambda guided, cam: guided * cam[..., None], guided, cam)
-            raw = each(channel_max_abs, attributions)
-            return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
-                        channel_weights=weights, attributions=attributions)
-
-        return to_numpy(self.compiled(self.method, run)(images, indices))
+    def traced(self, images, indices):
+        # One forward pass serves both the guided walk and Grad-CAM's gradient.
+        env, guided, _, _ = self.relevance_pass(images, indices)
+        a, g, scores, resolved = activations_and_gradients(self, images, indices, env)
+        weights = ops.mean(g, axis=spatial_axes(g))
+        cam = self.to_inputs(ops.relu(weighted_sum(weights, a)))
+        attributions = each(lambda guided, cam: guided * cam[..., None], guided, cam)
+        raw = each(channel_max_abs, attributions)
+        return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
+                    channel_weights=weights, attributions=attributions)

@@ -16,9 +16,10 @@ import numpy as np
 from keras import ops
 
 from tfcam._maps import channel_sum, minmax
-from tfcam.attribution.gradients import InputSpaceMethod, input_gradients
-from tfcam.explainer import to_numpy
+from tfcam.attribution.gradients import input_gradients
+from tfcam.explainer import InputSpaceMethod
 from tfcam.inputs import each, num_samples
+from tfcam.registry import register
 
 RULES = ("gausslegendre", "riemann_trapezoid")
 
@@ -43,8 +44,8 @@ def path_points(steps: int, rule: str):
     raise ValueError(f"unknown integration rule '{rule}'; choose one of {RULES}")
 
 
+@register("integrated_gradients")
 class IntegratedGradients(InputSpaceMethod):
-    method = "integrated_gradients"
 
     def __init__(self, model, layer=None, *, steps: int = 32, baseline=0.0,
                  rule: str = "gausslegendre", **kwargs):
@@ -75,37 +76,33 @@ class IntegratedGradients(InputSpaceMethod):
         return tuple(_broadcast_baseline(b, x, name)
                      for b, x, name in zip(per_input, images, names))
 
-    def explain_batch(self, images, indices):
-        baselines = each(lambda b: b.astype("float32"), self._baselines(images))
+    def batch_arguments(self, images):
+        return (each(lambda b: b.astype("float32"), self._baselines(images)),)
 
-        def run(images, baselines, indices):
-            # The path is built on the device: n * steps inputs never exist on the host.
-            n, steps = num_samples(images), self.steps
+    def traced(self, images, indices, baselines):
+        # The path is built on the device: n * steps inputs never exist on the host.
+        n, steps = num_samples(images), self.steps
 
-            def path_of(x, baseline):
-                shape = tuple(x.shape[1:])
-                alphas = ops.reshape(self.alphas, (1, steps, *(1,) * len(shape)))
-                path = baseline[:, None] + alphas * (x - baseline)[:, None]
-                return ops.reshape(path, (n * steps, *shape))
+        def path_of(x, baseline):
+            shape = tuple(x.shape[1:])
+            alphas = ops.reshape(self.alphas, (1, steps, *(1,) * len(shape)))
+            path = baseline[:, None] + alphas * (x - baseline)[:, None]
+            return ops.reshape(path, (n * steps, *shape))
 
-            def attribution(x, baseline, grads):
-                shape = tuple(x.shape[1:])
-                grads = ops.reshape(grads, (n, steps, *shape))
-                weights = ops.reshape(self.weights, (1, steps, *(1,) * len(shape)))
-                return (x - baseline) * ops.sum(grads * weights, axis=1)
+        def attribution(x, baseline, grads):
+            shape = tuple(x.shape[1:])
+            grads = ops.reshape(grads, (n, steps, *shape))
+            weights = ops.reshape(self.weights, (1, steps, *(1,) * len(shape)))
+            return (x - baseline) * ops.sum(grads * weights, axis=1)
 
-            repeated = ops.repeat(indices, steps)
-            grads, scores, resolved = input_gradients(
-                self, each(path_of, images, baselines), repeated)
-            attributions = each(attribution, images, baselines, grads)
-            raw = each(channel_sum, attributions)
-            return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw,
-                        scores=ops.reshape(scores, (n, steps))[:, -1],
-                        targets=resolved[::steps], attributions=attributions)
-
-        return to_numpy(
-            self.compiled("integrated_gradients", run)(images, baselines, indices)
-        )
+        repeated = ops.repeat(indices, steps)
+        grads, scores, resolved = input_gradients(
+            self, each(path_of, images, baselines), repeated)
+        attributions = each(attribution, images, baselines, grads)
+        raw = each(channel_sum, attributions)
+        return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw,
+                    scores=ops.reshape(scores, (n, steps))[:, -1],
+                    targets=resolved[::steps], attributions=attributions)
 
 
 def _broadcast_baseline(baseline, images, name):

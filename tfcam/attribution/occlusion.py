@@ -20,8 +20,10 @@ from keras import ops
 
 from tfcam import targets
 from tfcam._maps import minmax, spatial_letters
-from tfcam.attribution.gradients import InputSpaceMethod
-from tfcam.inputs import batch_shape, each, feeds
+from tfcam.explainer import InputSpaceMethod
+from tfcam.inputs import each, feeds
+from tfcam.perturbation import Pairs, PerturbationMethod
+from tfcam.registry import register
 
 
 def spatial_patch_masks(shape, patch: int, stride: int) -> np.ndarray:
@@ -40,14 +42,14 @@ def spatial_patch_masks(shape, patch: int, stride: int) -> np.ndarray:
     return np.stack(masks)
 
 
-class Occlusion(InputSpaceMethod):
-    method = "occlusion"
+@register("occlusion")
+class Occlusion(PerturbationMethod, InputSpaceMethod):
+    pair_name = "occluded"
 
     def __init__(self, model, layer=None, *, patch: int | None = None, stride: int | None = None,
                  baseline: float = 0.0, chunk_size: int | None = None, **kwargs):
-        super().__init__(model, None, **kwargs)
+        super().__init__(model, None, chunk_size=chunk_size, **kwargs)
         self.patch, self.stride, self.baseline = patch, stride, float(baseline)
-        self.chunk_size = chunk_size
 
     def _masks(self, shape, name=None):
         patch = self.patch or max(1, min(shape) // 8)
@@ -65,66 +67,52 @@ class Occlusion(InputSpaceMethod):
             )
         return spatial_patch_masks(shape, patch, stride)
 
-    def explain_batch(self, images, indices):
+    def forward(self, images, indices):
         program, spec = self.program, self.spec
+        env = program.evaluate(feeds(program, images), targets.score_keys(program, spec))
+        scores, resolved = targets.scores_and_targets(program, env, spec, indices)
+        return {"scores": scores, "targets": resolved}
 
-        def scores_of(x, indices):
-            env = program.evaluate(feeds(program, x), targets.score_keys(program, spec))
-            return targets.scores_and_targets(program, env, spec, indices)
-
-        scores, resolved = self.compiled("scores", scores_of)(images, indices)
-        resolved = np.asarray(resolved)
-        out = dict(scores=np.asarray(scores), targets=resolved)
-        if not isinstance(images, tuple):
-            maps, raw, count = self._occlude(images, None, scores, resolved, scores_of)
-            return dict(maps=maps, raw=raw, **out, perturbed_inputs=count)
+    def perturbed_parts(self, images):
         # Each input in turn (only the one chosen with input=), the others unchanged.
-        occluded = [self._occlude(images, i, scores, resolved, scores_of)
-                    if i in self.map_inputs else (None, None, 0) for i in range(len(images))]
-        maps, raw, counts = zip(*occluded)
-        return dict(maps=maps, raw=raw, **out, perturbed_inputs=sum(counts))
+        return tuple(self.map_inputs) if isinstance(images, tuple) else (None,)
 
-    def _occlude(self, images, index, scores, resolved, scores_of):
-        """(maps, raw, copies per image) of occluding one input: `images` itself when
-        `index` is None, else `images[index]` with the other inputs as they are."""
-        x = images if index is None else images[index]
-        spatial = x.ndim > 2
-        if spatial:
-            name = None if index is None else self.input_names[index]
+    def pairs(self, images, forward, part):
+        x = images if part is None else images[part]
+        if x.ndim > 2:
+            name = None if part is None else self.input_names[part]
             masks = self._masks(tuple(x.shape[1:-1]), name)
-            pixels = spatial_letters(len(masks.shape) - 1)
         else:  # (N, F) features: one at a time
-            masks, pixels = np.eye(x.shape[1], dtype="float32"), "f"
+            masks = np.eye(x.shape[1], dtype="float32")
+        masks = ops.convert_to_tensor(masks)
+        keep = np.ones((len(x), masks.shape[0]), dtype=bool)
+        return Pairs(keep, (each(ops.convert_to_tensor, images), masks), (masks,))
+
+    def perturbed(self, part, images, masks, image_idx, patch_idx, indices):
         baseline = self.baseline
-        suffix = "" if index is None else str(index)
 
         def occlude(x, m):
             return x * (1 - m) + baseline * m
 
-        def occluded(images, masks, image_idx, patch_idx, indices):
-            m = ops.take(masks, patch_idx, axis=0)
-            m = m[..., None] if spatial else m
-            if index is None:
-                x = occlude(ops.take(images, image_idx, axis=0), m)
-            else:
-                x = tuple(ops.take(v, image_idx, axis=0) for v in images)
-                x = (*x[:index], occlude(x[index], m), *x[index + 1:])
-            return scores_of(x, indices)[0]
+        m = ops.take(masks, patch_idx, axis=0)
+        x = images if part is None else images[part]
+        m = m[..., None] if len(x.shape) > 2 else m  # spatial inputs have channels
+        if part is None:
+            x = occlude(ops.take(images, image_idx, axis=0), m)
+        else:
+            x = tuple(ops.take(v, image_idx, axis=0) for v in images)
+            x = (*x[:part], occlude(x[part], m), *x[part + 1:])
+        env = self.program.evaluate(feeds(self.program, x),
+                                    targets.score_keys(self.program, self.spec))
+        return targets.scores_and_targets(self.program, env, self.spec, indices)[0]
 
-        def combine(scores, occluded_scores, masks):
-            # Each pixel: the mean drop of the patches that cover it (0 where none does).
-            drops = scores[:, None] - occluded_scores
-            coverage = ops.maximum(ops.sum(masks, axis=0), 1.0)
-            raw = ops.einsum(f"np,p{pixels}->n{pixels}", drops, masks) / coverage
-            return minmax(ops.relu(raw)), raw
-
-        masks = ops.convert_to_tensor(masks)
-        keep = np.ones((len(x), masks.shape[0]), dtype=bool)
-        occluded_scores = self.evaluate_pairs(
-            "occluded" + suffix, occluded, keep, resolved, batch_shape(images),
-            each(ops.convert_to_tensor, images), masks)
-        maps, raw = self.compiled("combine" + suffix, combine)(scores, occluded_scores, masks)
-        return np.asarray(maps), np.asarray(raw), keep.sum(axis=1)
+    def combine(self, part, occluded_scores, forward, masks):
+        # Each pixel: the mean drop of the patches that cover it (0 where none does).
+        pixels = spatial_letters(len(masks.shape) - 1)
+        drops = forward["scores"][:, None] - occluded_scores
+        coverage = ops.maximum(ops.sum(masks, axis=0), 1.0)
+        raw = ops.einsum(f"np,p{pixels}->n{pixels}", drops, masks) / coverage
+        return {"maps": minmax(ops.relu(raw)), "raw": raw}
 
 
 def _size_text(shape) -> str:

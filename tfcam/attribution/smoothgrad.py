@@ -15,14 +15,14 @@ from keras import ops
 
 from tfcam import backend
 from tfcam._maps import channel_max_abs, minmax
-from tfcam.attribution.gradients import InputSpaceMethod, input_gradients
-from tfcam.explainer import to_numpy
+from tfcam.attribution.gradients import input_gradients
+from tfcam.explainer import InputSpaceMethod
 from tfcam.inputs import each, num_samples
+from tfcam.registry import register
 
 
+@register("smooth_grad", aliases=("smoothgrad",))
 class SmoothGrad(InputSpaceMethod):
-    method = "smoothgrad"
-
     def __init__(self, model, layer=None, *, samples: int = 25, noise_level: float = 0.15,
                  seed: int = 0, **kwargs):
         super().__init__(model, None, **kwargs)
@@ -34,34 +34,32 @@ class SmoothGrad(InputSpaceMethod):
         self.batch_size = max(1, self.batch_size // self.samples)
         self._rng = np.random.default_rng(seed)
 
-    def explain_batch(self, images, indices):
+    def batch_arguments(self, images):
         # One seed per batch from the explainer's generator: reproducible for a given `seed`,
         # and the noisy copies (samples × the batch) are drawn on the device, never on the host.
         several = isinstance(images, tuple)
         seed = self._rng.integers(0, 2**31 - 1, size=(len(images), 2) if several else 2)
-        seed = seed.astype("int32")  # several inputs: one seed per input
+        return (seed.astype("int32"),)  # several inputs: one seed per input
 
-        def run(images, indices, seed):
-            n, samples = num_samples(images), self.samples
+    def traced(self, images, indices, seed):
+        n, samples = num_samples(images), self.samples
 
-            def noisy_copies(x, seed):
-                shape = tuple(x.shape[1:])
-                flat = ops.reshape(x, (n, -1))
-                span = ops.max(flat, axis=1) - ops.min(flat, axis=1)
-                sigma = ops.reshape(self.noise_level * span, (n, 1, *([1] * len(shape))))
-                noise = backend.normal((n, samples, *shape), seed) * sigma
-                return ops.reshape(x[:, None] + noise, (n * samples, *shape))
+        def noisy_copies(x, seed):
+            shape = tuple(x.shape[1:])
+            flat = ops.reshape(x, (n, -1))
+            span = ops.max(flat, axis=1) - ops.min(flat, axis=1)
+            sigma = ops.reshape(self.noise_level * span, (n, 1, *([1] * len(shape))))
+            noise = backend.normal((n, samples, *shape), seed) * sigma
+            return ops.reshape(x[:, None] + noise, (n * samples, *shape))
 
-            if several:
-                noisy = tuple(noisy_copies(x, seed[i]) for i, x in enumerate(images))
-            else:
-                noisy = noisy_copies(images, seed)
-            grads, scores, resolved = input_gradients(self, noisy, ops.repeat(indices, samples))
-            grads = each(lambda g: ops.mean(ops.reshape(g, (n, samples, *g.shape[1:])), axis=1),
-                         grads)
-            raw = each(channel_max_abs, grads)
-            mean_scores = ops.mean(ops.reshape(scores, (n, samples)), axis=1)
-            return dict(maps=each(minmax, raw), raw=raw, scores=mean_scores,
-                        targets=resolved[::samples], attributions=grads)
-
-        return to_numpy(self.compiled("smoothgrad", run)(images, indices, seed))
+        if isinstance(images, tuple):
+            noisy = tuple(noisy_copies(x, seed[i]) for i, x in enumerate(images))
+        else:
+            noisy = noisy_copies(images, seed)
+        grads, scores, resolved = input_gradients(self, noisy, ops.repeat(indices, samples))
+        grads = each(lambda g: ops.mean(ops.reshape(g, (n, samples, *g.shape[1:])), axis=1),
+                     grads)
+        raw = each(channel_max_abs, grads)
+        mean_scores = ops.mean(ops.reshape(scores, (n, samples)), axis=1)
+        return dict(maps=each(minmax, raw), raw=raw, scores=mean_scores,
+                    targets=resolved[::samples], attributions=grads)

@@ -13,16 +13,14 @@ from keras import ops
 
 from tfcam import targets
 from tfcam.cam.base import weighted_sum
-from tfcam.explainer import Explainer, as_numpy
-from tfcam.inputs import batch_shape, feeds
+from tfcam.inputs import feeds
+from tfcam.perturbation import Pairs, PerturbationMethod
+from tfcam.registry import register
 
 
-class AblationCAM(Explainer):
-    method = "ablationcam"
-
-    def __init__(self, model, layer=None, *, chunk_size: int | None = None, **kwargs):
-        super().__init__(model, layer, **kwargs)
-        self.chunk_size = chunk_size
+@register("ablation_cam", aliases=("ablationcam",))
+class AblationCAM(PerturbationMethod):
+    pair_name = "ablated_scores"
 
     def _tail_inputs(self, head_keys):
         """Keys computed before the layer that the rest of the model reads."""
@@ -30,40 +28,38 @@ class AblationCAM(Explainer):
         steps = self.program.plan(frozenset(head_keys), tuple(wants))
         return sorted({k for s in steps for k in s.inputs if k in head_keys})
 
-    def explain_batch(self, images, indices):
+    def forward(self, images, indices):
         program, key, spec = self.program, self.tap.key, self.spec
         input_keys = program.input_keys
         head_steps = program.plan(frozenset(input_keys), (key,))
         head_keys = {*input_keys, *(k for s in head_steps for k in s.outputs)}
-        tail_inputs = self._tail_inputs(head_keys)
+        env = program.evaluate(feeds(program, images), (key, *targets.score_keys(program, spec)))
+        scores, resolved = targets.scores_and_targets(program, env, spec, indices)
+        head = {k: env[k] for k in self._tail_inputs(head_keys)}
+        return {"head": head, "scores": scores, "targets": resolved}
 
-        def forward(images, indices):
-            wants = (key, *targets.score_keys(program, spec))
-            env = program.evaluate(feeds(program, images), wants)
-            scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-            return {k: env[k] for k in tail_inputs}, scores, resolved
+    def pairs(self, images, forward, part):
+        head = forward["head"]
+        keep = np.ones((head[self.tap.key].shape[0], head[self.tap.key].shape[-1]), dtype=bool)
+        return Pairs(keep, (head,))
 
-        def ablated_scores(head, image_idx, channel_idx, indices):
-            feeds = {k: ops.take(v, image_idx, axis=0) for k, v in head.items()}
-            acts = feeds[key]
-            keep = 1.0 - ops.one_hot(channel_idx, acts.shape[-1], dtype=acts.dtype)
-            # (P, K) -> (P, 1, .., 1, K): one multiplier per channel at every position
-            per_position = (-1, *[1] * (len(acts.shape) - 2), acts.shape[-1])
-            feeds[key] = acts * ops.reshape(keep, per_position)
-            env = program.evaluate(feeds, targets.score_keys(program, spec))
-            return targets.scores_and_targets(program, env, spec, indices)[0]
+    def perturbed(self, part, head, image_idx, channel_idx, indices):
+        program, key, spec = self.program, self.tap.key, self.spec
+        feeds = {k: ops.take(v, image_idx, axis=0) for k, v in head.items()}
+        acts = feeds[key]
+        keep = 1.0 - ops.one_hot(channel_idx, acts.shape[-1], dtype=acts.dtype)
+        # (P, K) -> (P, 1, .., 1, K): one multiplier per channel at every position
+        per_position = (-1, *[1] * (len(acts.shape) - 2), acts.shape[-1])
+        feeds[key] = acts * ops.reshape(keep, per_position)
+        env = program.evaluate(feeds, targets.score_keys(program, spec))
+        return targets.scores_and_targets(program, env, spec, indices)[0]
 
-        def combine(weights, acts):
-            raw = ops.relu(weighted_sum(weights, acts))
-            return self.to_inputs(raw), raw
-
-        head, scores, resolved = self.compiled("forward", forward)(images, indices)
-        resolved, scores = np.asarray(resolved), np.asarray(scores)
-        keep = np.ones((len(resolved), head[key].shape[-1]), dtype=bool)
-        ablated = self.evaluate_pairs("ablated_scores", ablated_scores, keep, resolved,
-                                      batch_shape(images), head)
+    def pair_values(self, ablated, forward):
+        # On the host, in numpy's float32 (a compiled division may round differently).
+        scores = np.asarray(forward["scores"])
         safe = np.where(scores == 0, 1e-12, scores)[:, None]
-        weights = ((scores[:, None] - ablated) / safe).astype("float32")
-        maps, raw = self.compiled("combine", combine)(weights, head[key])
-        return dict(maps=as_numpy(maps), raw=np.asarray(raw), scores=scores,
-                    targets=resolved, channel_weights=weights, perturbed_inputs=keep.sum(axis=1))
+        return ((scores[:, None] - ablated) / safe).astype("float32")
+
+    def combine(self, part, weights, forward):
+        raw = ops.relu(weighted_sum(weights, forward["head"][self.tap.key]))
+        return {"maps": self.to_inputs(raw), "raw": raw, "channel_weights": weights}

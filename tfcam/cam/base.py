@@ -16,7 +16,7 @@ from keras import ops
 
 from tfcam import backend, targets
 from tfcam._maps import spatial_letters
-from tfcam.explainer import Explainer, to_numpy
+from tfcam.explainer import Explainer
 from tfcam.inputs import feeds
 
 
@@ -55,10 +55,23 @@ def activations_and_gradients(explainer: Explainer, images, indices, forward=Non
     return ops.cast(env[key], "float32"), ops.cast(grads, "float32"), scores, resolved
 
 
+def layer_activations(explainer: Explainer, images, indices):
+    """A (float32), scores and resolved targets from the forward pass alone (traced)."""
+    program, key, spec = explainer.program, explainer.tap.key, explainer.spec
+    env = program.evaluate(feeds(program, images), (key, *targets.score_keys(program, spec)))
+    scores, resolved = targets.scores_and_targets(program, env, spec, indices)
+    return ops.cast(env[key], "float32"), scores, resolved
+
+
 class GradientCAM(Explainer):
-    """Base for Grad-CAM and its relatives: subclasses give `channel_weights` or `layer_map`."""
+    """Base for Grad-CAM and its relatives: subclasses give `channel_weights` or `layer_map`.
+
+    `uses_gradients = False`: only the forward pass to the layer (and the score) runs, no
+    backward pass; the hooks then get `grads=None`.
+    """
 
     relu = True
+    uses_gradients = True
 
     def channel_weights(self, activations, grads):
         """(N, K) weights; return None for methods without per-channel weights."""
@@ -68,18 +81,17 @@ class GradientCAM(Explainer):
         raw = weighted_sum(weights, activations)
         return ops.relu(raw) if self.relu else raw
 
-    def explain_batch(self, images, indices):
-        def run(images, indices):
+    def traced(self, images, indices):
+        if self.uses_gradients:
             a, g, scores, resolved = activations_and_gradients(self, images, indices)
-            weights = self.channel_weights(a, g)
-            raw = self.layer_map(a, g, weights)
-            out = dict(maps=self.to_inputs(raw), raw=raw, scores=scores, targets=resolved)
-            if weights is not None:
-                out["channel_weights"] = weights
-            return out
-
-        return to_numpy(self.compiled("gradients", run)(images, indices))
-
+        else:
+            (a, scores, resolved), g = layer_activations(self, images, indices), None
+        weights = self.channel_weights(a, g)
+        raw = self.layer_map(a, g, weights)
+        out = dict(maps=self.to_inputs(raw), raw=raw, scores=scores, targets=resolved)
+        if weights is not None:
+            out["channel_weights"] = weights
+        return out
 
 
 class LayerGradients(Explainer):
@@ -87,12 +99,9 @@ class LayerGradients(Explainer):
 
     method = "layer_gradients"
 
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            a, g, scores, resolved = activations_and_gradients(self, images, indices)
-            return dict(activations=a, gradients=g, scores=scores, targets=resolved)
-
-        return to_numpy(self.compiled("layer_gradients", run)(images, indices))
+    def traced(self, images, indices):
+        a, g, scores, resolved = activations_and_gradients(self, images, indices)
+        return dict(activations=a, gradients=g, scores=scores, targets=resolved)
 
 
 def layer_gradients(model, inputs, layer=None, targets=None, batch_size: int = 32):

@@ -17,8 +17,9 @@ from keras import ops
 
 from tfcam import targets
 from tfcam.cam.base import weighted_sum
-from tfcam.explainer import Explainer, to_numpy
+from tfcam.explainer import Explainer
 from tfcam.inputs import feeds
+from tfcam.registry import register
 
 _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Activation, keras.layers.Identity)
 _GLOBAL_AVERAGE_POOLING = {1: keras.layers.GlobalAveragePooling1D,
@@ -44,7 +45,7 @@ def find_dense_rows(program, tap):
     if len(consumers) != 1 or not isinstance(consumers[0].layer, pooling):
         names = [type(s.layer).__name__ for s in consumers]
         raise ValueError(
-            f"{problem} (it feeds {names}). Use method='gradcam', which equals CAM on such "
+            f"{problem} (it feeds {names}). Use method='grad_cam', which equals CAM on such "
             "heads and works on any model."
         )
     step, offset = consumers[0], None
@@ -67,7 +68,7 @@ def find_dense_rows(program, tap):
             break
     raise ValueError(
         f"{problem}: the pooled features do not go straight into a final Dense layer. "
-        "Use method='gradcam' instead."
+        "Use method='grad_cam' instead."
     )
 
 
@@ -83,8 +84,8 @@ def _features_before(program, step, key) -> int | None:
     return sum(s[-1] for s in shapes[: step.inputs.index(key)])
 
 
+@register("cam")
 class CAM(Explainer):
-    method = "cam"
 
     def __init__(self, model, layer=None, **kwargs):
         super().__init__(model, layer, **kwargs)
@@ -92,19 +93,18 @@ class CAM(Explainer):
 
     def explain_batch(self, images, indices):
         if self.spec.is_callable:
-            raise ValueError("CAM explains a class index; a callable target needs 'gradcam'.")
+            raise ValueError("CAM explains a class index; a callable target needs 'grad_cam'.")
+        return super().explain_batch(images, indices)
+
+    def traced(self, images, indices):
         program, key = self.program, self.tap.key
         offset, channels = self.offset, self.tap.shape[-1]
-
-        def run(images, indices):
-            env = program.evaluate(feeds(program, images), [key, program.logit_key])
-            scores, resolved = targets.scores_and_targets(program, env, self.spec, indices)
-            columns = ops.take(self.dense.kernel, resolved, axis=1)
-            if offset is not None:  # the layer's rows among the concatenated features
-                columns = columns[offset : offset + channels]
-            weights = ops.transpose(columns)
-            raw = ops.relu(weighted_sum(weights, env[key]))
-            return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
-                        targets=resolved, channel_weights=weights)
-
-        return to_numpy(self.compiled("cam", run)(images, indices))
+        env = program.evaluate(feeds(program, images), [key, program.logit_key])
+        scores, resolved = targets.scores_and_targets(program, env, self.spec, indices)
+        columns = ops.take(self.dense.kernel, resolved, axis=1)
+        if offset is not None:  # the layer's rows among the concatenated features
+            columns = columns[offset : offset + channels]
+        weights = ops.transpose(columns)
+        raw = ops.relu(weighted_sum(weights, env[key]))
+        return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
+                    targets=resolved, channel_weights=weights)

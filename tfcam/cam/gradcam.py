@@ -4,10 +4,10 @@ from keras import ops
 
 from tfcam._maps import spatial_axes
 from tfcam.cam.base import GradientCAM
+from tfcam.registry import register
 
 
+@register("grad_cam", aliases=("gradcam",))
 class GradCAM(GradientCAM):
-    method = "gradcam"
-
     def channel_weights(self, activations, grads):
         return ops.mean(grads, axis=spatial_axes(grads))

@@ -9,11 +9,11 @@ from keras import ops
 
 from tfcam._maps import spatial_axes
 from tfcam.cam.base import GradientCAM
+from tfcam.registry import register
 
 
+@register("grad_cam_pp", aliases=("gradcampp",))
 class GradCAMPlusPlus(GradientCAM):
-    method = "gradcampp"
-
     def channel_weights(self, activations, grads):
         g2, axes = ops.square(grads), spatial_axes(grads)
         activation_sums = ops.sum(activations, axis=axes, keepdims=True)

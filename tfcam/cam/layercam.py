@@ -3,11 +3,11 @@
 from keras import ops
 
 from tfcam.cam.base import GradientCAM
+from tfcam.registry import register
 
 
+@register("layer_cam", aliases=("layercam",))
 class LayerCAM(GradientCAM):
-    method = "layercam"
-
     def channel_weights(self, activations, grads):
         return None
 

@@ -20,12 +20,13 @@ from keras import ops
 
 from tfcam._maps import spatial_axes
 from tfcam.cam.base import weighted_sum
-from tfcam.explainer import Explainer, to_numpy
+from tfcam.explainer import Explainer
 from tfcam.lrp.methods import RelevanceWalker
+from tfcam.registry import register
 
 
+@register("relevance_cam")
 class RelevanceCAM(RelevanceWalker, Explainer):
-    method = "relevance_cam"
 
     def __init__(self, model, layer=None, *, composite="relevance_cam", start: str = "clrp",
                  relu: bool = False, **kwargs):
@@ -33,17 +34,13 @@ class RelevanceCAM(RelevanceWalker, Explainer):
         self.relu = bool(relu)
         self.plan_walk(composite, start, self.tap.key)
 
-    def explain_batch(self, images, indices):
+    def traced(self, images, indices):
         key = self.tap.key
-
-        def run(images, indices):
-            env, relevance, scores, resolved = self.relevance_pass(images, indices, key)
-            relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
-            weights = ops.sum(relevance, axis=spatial_axes(relevance))
-            raw = weighted_sum(weights, env[key])
-            if self.relu:
-                raw = ops.relu(raw)
-            return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
-                        targets=resolved, channel_weights=weights, relevance=relevance)
-
-        return to_numpy(self.compiled("relevance_cam", run)(images, indices))
+        env, relevance, scores, resolved = self.relevance_pass(images, indices, key)
+        relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
+        weights = ops.sum(relevance, axis=spatial_axes(relevance))
+        raw = weighted_sum(weights, env[key])
+        if self.relu:
+            raw = ops.relu(raw)
+        return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
+                    targets=resolved, channel_weights=weights, relevance=relevance)

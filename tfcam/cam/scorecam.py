@@ -16,63 +16,60 @@ from keras import ops
 from tfcam import targets
 from tfcam._maps import minmax, spatial_axes, upsample
 from tfcam.cam.base import weighted_sum
-from tfcam.explainer import Explainer, as_numpy
-from tfcam.inputs import batch_shape, each, feeds
+from tfcam.inputs import each, feeds
 from tfcam.pairs import select_channels
+from tfcam.perturbation import Pairs, PerturbationMethod
+from tfcam.registry import register
 
 
-class ScoreCAM(Explainer):
-    method = "scorecam"
+@register("score_cam", aliases=("scorecam",))
+class ScoreCAM(PerturbationMethod):
+    pair_name = "masked_scores"
 
     def __init__(self, model, layer=None, *, max_channels: int | None = None,
                  chunk_size: int | None = None, **kwargs):
-        super().__init__(model, layer, **kwargs)
+        super().__init__(model, layer, chunk_size=chunk_size, **kwargs)
         if max_channels is not None and max_channels < 1:
             raise ValueError(f"max_channels must be a positive int or None, got {max_channels}")
         self.max_channels = max_channels
-        self.chunk_size = chunk_size
 
-    def explain_batch(self, images, indices):
-        program, key, spec = self.program, self.tap.key, self.spec
+    def forward(self, images, indices):
+        program, spec = self.program, self.spec
+        env = program.evaluate(feeds(program, images),
+                               (self.tap.key, *targets.score_keys(program, spec)))
+        scores, resolved = targets.scores_and_targets(program, env, spec, indices)
+        acts = ops.cast(env[self.tap.key], "float32")
+        axes = spatial_axes(acts)
+        spans = ops.max(acts, axis=axes) - ops.min(acts, axis=axes)
+        return {"acts": acts, "spans": spans, "means": ops.mean(acts, axis=axes),
+                "scores": scores, "targets": resolved}
+
+    def pairs(self, images, forward, part):
+        keep = select_channels(np.asarray(forward["spans"]), np.asarray(forward["means"]),
+                               self.max_channels)
+        channel_maps = ops.moveaxis(forward["acts"], -1, 1)  # (N, K, *spatial): a map each
+        # Images go to the device once, not once per chunk.
+        return Pairs(keep, (each(ops.convert_to_tensor, images), channel_maps))
+
+    def perturbed(self, part, images, channel_maps, image_idx, channel_idx, indices):
+        program, spec = self.program, self.spec
         several = isinstance(images, tuple)
         masked_input = self.map_inputs[0]  # input=, or the first of the layer's rank
         size = self.input_size[masked_input] if several else self.input_size
+        num_channels = channel_maps.shape[1]
+        flat = ops.reshape(channel_maps, (-1, *channel_maps.shape[2:]))
+        maps = ops.take(flat, image_idx * num_channels + channel_idx, axis=0)
+        masks = minmax(upsample(maps, size))
+        if several:
+            masked = tuple(ops.take(x, image_idx, axis=0) for x in images)
+            masked = (*masked[:masked_input], masked[masked_input] * masks[..., None],
+                      *masked[masked_input + 1:])
+        else:
+            masked = ops.take(images, image_idx, axis=0) * masks[..., None]
+        env = program.evaluate(feeds(program, masked), targets.score_keys(program, spec))
+        return targets.class_probabilities(program, env, spec, indices)
 
-        def forward(images, indices):
-            wants = (key, *targets.score_keys(program, spec))
-            env = program.evaluate(feeds(program, images), wants)
-            scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-            acts = ops.cast(env[key], "float32")
-            axes = spatial_axes(acts)
-            spans = ops.max(acts, axis=axes) - ops.min(acts, axis=axes)
-            return acts, spans, ops.mean(acts, axis=axes), scores, resolved
-
-        def masked_scores(images, channel_maps, image_idx, channel_idx, indices):
-            num_channels = channel_maps.shape[1]
-            flat = ops.reshape(channel_maps, (-1, *channel_maps.shape[2:]))
-            maps = ops.take(flat, image_idx * num_channels + channel_idx, axis=0)
-            masks = minmax(upsample(maps, size))
-            if several:
-                masked = tuple(ops.take(x, image_idx, axis=0) for x in images)
-                masked = (*masked[:masked_input], masked[masked_input] * masks[..., None],
-                          *masked[masked_input + 1:])
-            else:
-                masked = ops.take(images, image_idx, axis=0) * masks[..., None]
-            env = program.evaluate(feeds(program, masked), targets.score_keys(program, spec))
-            return targets.class_probabilities(program, env, spec, indices)
-
-        def combine(weights, acts):
-            raw = weighted_sum(weights, acts)
-            return self.to_inputs(raw, relu_after_upsample=True), ops.relu(raw)
-
-        acts, spans, means, scores, resolved = self.compiled("forward", forward)(images, indices)
-        resolved = np.asarray(resolved)
-        keep = select_channels(np.asarray(spans), np.asarray(means), self.max_channels)
-        channel_maps = ops.moveaxis(acts, -1, 1)  # (N, K, *spatial): one map per channel
-        # Images go to the device once, not once per chunk.
-        weights = self.evaluate_pairs("masked_scores", masked_scores, keep, resolved,
-                                      batch_shape(images), each(ops.convert_to_tensor, images),
-                                      channel_maps)
-        maps, raw = self.compiled("combine", combine)(weights, acts)
-        return dict(maps=as_numpy(maps), raw=np.asarray(raw), scores=np.asarray(scores),
-                    targets=resolved, channel_weights=weights, perturbed_inputs=keep.sum(axis=1))
+    def combine(self, part, weights, forward):
+        raw = weighted_sum(weights, forward["acts"])
+        return {"maps": self.to_inputs(raw, relu_after_upsample=True), "raw": ops.relu(raw),
+                "channel_weights": weights}

@@ -4,11 +4,11 @@ from keras import ops
 
 from tfcam._maps import spatial_axes
 from tfcam.cam.base import GradientCAM
+from tfcam.registry import register
 
 
+@register("xgrad_cam", aliases=("xgradcam",))
 class XGradCAM(GradientCAM):
-    method = "xgradcam"
-
     def channel_weights(self, activations, grads):
         axes = spatial_axes(grads)
         numerator = ops.sum(activations * grads, axis=axes)

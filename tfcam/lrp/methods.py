@@ -18,12 +18,12 @@ from __future__ import annotations
 from keras import ops
 
 from tfcam._maps import channel_sum, minmax
-from tfcam.attribution.gradients import InputSpaceMethod
-from tfcam.explainer import Explainer, to_numpy
+from tfcam.explainer import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import composites
 from tfcam.lrp.start import check_start, seeds
 from tfcam.lrp.walk import Walk
+from tfcam.registry import register
 
 
 def make_walk(explainer: Explainer, composite, stop=None, callable_target=False) -> Walk:
@@ -68,24 +68,20 @@ class RelevanceWalker:
         return env, walk.relevance(env, start_at), scores, resolved
 
 
+@register("lrp")
 class LRP(RelevanceWalker, InputSpaceMethod):
     """Layer-wise Relevance Propagation to the input."""
-
-    method = "lrp"
 
     def __init__(self, model, layer=None, *, composite="epsilon_plus", start: str = "one_hot",
                  **kwargs):
         super().__init__(model, None, **kwargs)
         self.plan_walk(composite, start)
 
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            _, relevance, scores, resolved = self.relevance_pass(images, indices)
-            raw = each(channel_sum, relevance)
-            return dict(maps=each(lambda r: minmax(ops.relu(r)), raw), raw=raw, scores=scores,
-                        targets=resolved, attributions=relevance, relevance=relevance)
-
-        return to_numpy(self.compiled("lrp", run)(images, indices))
+    def traced(self, images, indices):
+        _, relevance, scores, resolved = self.relevance_pass(images, indices)
+        raw = each(channel_sum, relevance)
+        return dict(maps=each(lambda r: minmax(ops.relu(r)), raw), raw=raw, scores=scores,
+                    targets=resolved, attributions=relevance, relevance=relevance)
 
 
 class LayerRelevance(RelevanceWalker, Explainer):
@@ -98,13 +94,10 @@ class LayerRelevance(RelevanceWalker, Explainer):
         super().__init__(model, layer, **kwargs)
         self.plan_walk(composite, start, self.tap.key)
 
-    def explain_batch(self, images, indices):
-        def run(images, indices):
-            env, relevance, scores, resolved = self.relevance_pass(images, indices, self.tap.key)
-            return dict(activations=env[self.tap.key], relevance=relevance, scores=scores,
-                        targets=resolved)
-
-        return to_numpy(self.compiled("layer_relevance", run)(images, indices))
+    def traced(self, images, indices):
+        env, relevance, scores, resolved = self.relevance_pass(images, indices, self.tap.key)
+        return dict(activations=env[self.tap.key], relevance=relevance, scores=scores,
+                    targets=resolved)
 
 
 def relevance_at(model, inputs, layer=None, targets=None, composite="relevance_cam",

@@ -1,0 +1,98 @@
+"""The maps that localization, faithfulness and agreement share: every method × layer ×
+batch of images is explained once (a shared input of the driver), then each task records
+its own unit. tfcam methods are explained first, so tf-keras-vis maps can be compared with
+them."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from benchmarks.driver import Unit
+from benchmarks.util import Timer
+
+FAMILY = "maps"
+MAP_TASKS = ("localization", "faithfulness")   # the tasks whose plans make the maps plan
+MEMBERS = ("localization", "faithfulness", "agreement")
+LIB_RANK = {"tfcam": 0, "baseline": 1}
+
+
+@dataclass
+class Maps:
+    """One batch's maps and what explaining it cost; the first task to record the cost
+    takes it (``take_seconds``), so it is in the table once per batch."""
+    maps: np.ndarray
+    seconds: float
+    idx: np.ndarray
+    taken: bool = False
+
+    def take_seconds(self):
+        if self.taken:
+            return None
+        self.taken = True
+        return self.seconds
+
+
+def _active(run) -> list:
+    return [t for t in MAP_TASKS if t in run.cache.get("tasks", ())]
+
+
+def index(run) -> np.ndarray:
+    """The images the map tasks run on: the fewest any of them asks for (``n_images``)."""
+    n = len(run.data)
+    sizes = [run.settings(t).get("n_images") for t in _active(run)]
+    return np.arange(min([int(s) for s in sizes if s] + [n]))
+
+
+def plan(run) -> list:
+    """The union of the map tasks' plans, tfcam methods first: [(method, choice, layer)]."""
+    if "maps_plan" not in run.cache:
+        order, seen = [], set()
+        for t in _active(run):
+            for m, choice, layer in run.plan(t):
+                if (str(m.id), choice) not in seen:
+                    seen.add((str(m.id), choice))
+                    order.append((m, choice, layer))
+        order.sort(key=lambda p: LIB_RANK.get(str(p[0].library), 2))
+        run.cache["maps_plan"] = order
+    return run.cache["maps_plan"]
+
+
+def key(method_id, choice, idx) -> tuple:
+    return ("maps", str(method_id), str(choice), int(idx[0]))
+
+
+def provide(run, k: tuple) -> Maps:
+    """The driver's provider of ``("maps", method, choice, first image)``."""
+    _, method_id, choice, first = k
+    method_cfg, layer = next((m, layer) for m, c, layer in plan(run) if str(m.id) == method_id and c == choice)
+    idx = next(b for b in run.batches(index(run)) if int(b[0]) == first)
+    with Timer() as timer:
+        maps = run.explain(method_cfg, layer, idx)
+    run.save_figure_maps(method_cfg, choice, idx, maps)
+    return Maps(maps, timer.seconds, idx)
+
+
+def units(run, task: str, wanted, rank: int) -> list:
+    """One unit per (method, choice) in ``wanted`` (PlanItems) × batch, in the maps' order."""
+    want = {(str(m.id), c) for m, c, _ in wanted}
+    out = []
+    for pos, (m, choice, layer) in enumerate(plan(run)):
+        if (str(m.id), choice) not in want:
+            continue
+        for idx in run.batches(index(run)):
+            out.append(Unit(task=task, key=run.unit(task, m.id, choice, int(idx[0])),
+                            row=run.base_row(task, m, choice, layer), label=f"{task} {m.id} @ {choice}",
+                            payload=(m, choice, layer, idx), inputs=(key(m.id, choice, idx),),
+                            order=(pos, int(idx[0]), rank), error_image=int(idx[0]),
+                            error_columns={"n_images": len(idx)}))
+    return out
+
+
+def timing_rows(run, unit: Unit, value: Maps) -> list:
+    """The explanation's cost, once per batch (in the first task's unit)."""
+    seconds = value.take_seconds()
+    if seconds is None:
+        return []
+    return [{**unit.row, "image": -1, "first_image": int(value.idx[0]), "n_images": len(value.idx),
+             "metric": "explain_seconds_per_image", "value": seconds / len(value.idx)}]

@@ -1,0 +1,93 @@
+"""summary.md from a run folder's tables: the environment, then each task's section
+(:mod:`benchmarks.report.sections`), the findings and the figures."""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.report import figures as figs
+from benchmarks.report import sections
+from benchmarks.report.findings import findings
+from benchmarks.results import CURVE_COLUMNS, read_table
+from benchmarks.tasks import RESULT_COLUMNS
+
+
+def _environment() -> list:
+    lines = [f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
+             f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
+             f"- command: `{' '.join([Path(sys.argv[0]).name] + sys.argv[1:])}`"]
+    try:
+        import keras
+        lines.append(f"- keras {keras.__version__} ({keras.backend.backend()} backend)")
+        lines.append(f"- device: {_device()}")
+    except Exception:
+        pass
+    for mod in ("tfcam", "tensorflow", "tf_keras_vis"):
+        try:
+            m = __import__(mod)
+            lines.append(f"- {mod} {getattr(m, '__version__', '?')}")
+        except Exception:
+            pass
+    return lines
+
+
+def _device() -> str:
+    """The accelerator Keras computes on (its kind, e.g. 'NVIDIA H100 80GB HBM3'), or 'CPU'.
+    Asked through Keras and the backend module it loaded (``tfcam.backend.NAME``)."""
+    import keras
+
+    from tfcam import backend
+    devices = [d for d in keras.distribution.list_devices() if not str(d).lower().startswith("cpu")]
+    if not devices:
+        return "CPU"
+    native = sys.modules.get(backend.NAME)
+    try:
+        if backend.NAME == "jax":
+            device = native.devices()[0]
+            return f"{device.device_kind} ({device.platform}, jax {native.__version__})"
+        gpus = native.config.list_physical_devices("GPU")
+        return native.config.experimental.get_device_details(gpus[0]).get("device_name", str(devices[0]))
+    except Exception:  # noqa: BLE001 - the kind is a courtesy
+        return str(devices[0])
+
+
+def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str = "") -> Path:
+    folder = Path(folder)
+    parts = [f"# tfcam benchmark: {title or folder.name}\n", *_environment(), ""]
+    parts += sections.models(results)
+    found = findings(results)
+    if found:
+        parts += ["## Findings\n", "Computed from the table below by `benchmarks/report/findings.py`; "
+                  "paired tests are over the same images.\n", *[f"- {f}" for f in found], ""]
+    for section in sections.SECTIONS.values():
+        parts += section(results)
+    if figures:
+        parts += ["## Figures\n", *[f"- [{Path(f).name}]({Path(f).relative_to(folder).as_posix()})" for f in figures], ""]
+    n_err = int((results.metric == "error").sum())
+    parts += [f"---\n{len(results)} rows in `results.csv` (one per image × model × method × layer × metric); "
+              f"{n_err} error rows (failed batches are kept in the table with their message)."]
+    path = folder / "summary.md"
+    tmp = folder / "summary.md.tmp"
+    tmp.write_text("\n".join(parts) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def write_report(folder, cfg=None, log=print) -> Path:
+    folder = Path(folder)
+    results = read_table(folder / "results.csv", RESULT_COLUMNS)
+    curves = read_table(folder / "curves.csv", CURVE_COLUMNS)
+    figures = []
+    want_figures = True if cfg is None else bool(cfg.get("report", {}).get("figures", True))
+    if want_figures:
+        try:
+            figures = figs.all_figures(folder, results, curves, cfg, log=log)
+        except Exception as e:  # figures are a bonus: never lose the summary for them
+            log(f"[tfcam-bench] figures failed: {type(e).__name__}: {e}")
+    title = "" if cfg is None else str(cfg.get("experiment", {}).get("name", ""))
+    return write_summary(folder, results, figures, title)

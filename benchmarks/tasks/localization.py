@@ -1,0 +1,65 @@
+"""Localization: IoU (Otsu), pointing game, energy pointing game, Loc(δ), and class
+sensitivity on the images holding two classes (both directions, averaged)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchmarks import api, maps
+from benchmarks.driver import Output
+
+name = "localization"
+family = maps.FAMILY
+record_errors = True
+columns = ("first_image", "n_images")
+
+
+@dataclass
+class Settings:
+    iou_threshold: Any = "otsu"
+    pointing_tolerance: Any = "auto"   # pixels; auto: the published 15 px at 224, scaled
+    loc_delta: float = 0.5
+    class_sensitivity: bool = True
+    n_images: int | None = None     # null: every image
+
+
+def pointing_tolerance(settings, image_size: int) -> float:
+    tol = settings.get("pointing_tolerance", "auto")
+    if tol in (None, "auto"):
+        return 15.0 * image_size / 224.0  # the published 15 px at 224, scaled
+    return float(tol)
+
+
+def units(run) -> list:
+    return maps.units(run, name, run.plan(name), 0)
+
+
+def evaluate(run, unit, inputs) -> Output:
+    value = inputs[unit.inputs[0]]
+    method_cfg, _, layer, idx = unit.payload
+    m = api.metrics()
+    s = run.settings(name)
+    data = run.data
+    masks = data.masks[idx]
+    base = unit.row
+    batch = value.maps
+    results = [
+        ("iou", m.iou(batch, masks, threshold=s.get("iou_threshold", "otsu")).values),
+        ("pointing_game", m.pointing_game(batch, masks, tolerance=pointing_tolerance(s, data.image_size[0])).values),
+        ("energy_pointing_game", m.energy_pointing_game(batch, masks).values),
+        ("loc_delta", m.loc_delta(batch, masks, delta=float(s.get("loc_delta", 0.5))).values),
+    ]
+    rows = [{**base, "image": int(i), "metric": metric, "value": float(v)}
+            for metric, values in results for i, v in zip(idx, values)]
+    pairs = np.flatnonzero(data.second_labels[idx] >= 0)
+    if s.get("class_sensitivity", True) and run.class_labels and len(pairs):
+        pidx = np.asarray(idx)[pairs]
+        a, b = data.masks[pidx], data.second_masks[pidx]
+        forward = m.class_sensitivity(batch[pairs], a, b).values
+        maps_b = run.explain(method_cfg, layer, pidx, targets=data.second_labels[pidx])
+        backward = m.class_sensitivity(maps_b, b, a).values
+        for i, f, g in zip(pidx, forward, backward):
+            rows.append({**base, "image": int(i), "metric": "class_sensitivity", "value": float((f + g) / 2)})
+    return Output(rows + maps.timing_rows(run, unit, value))

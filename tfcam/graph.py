@@ -171,6 +171,22 @@ class Program:
             return step.inputs[0]
         return key
 
+    @property
+    def output_activation(self) -> str | None:
+        """How the model's single output is made: "softmax" when it ends in a softmax (its
+        logits are `logit_key`), "linear" when a layer without activation makes it (the
+        output is the logits), None otherwise (another activation, a pooling, a Lambda,
+        several outputs)."""
+        if len(self.output_keys) != 1:
+            return None
+        if self.logit_key != self.output_keys[0]:
+            return "softmax"
+        step = self.producer(self.output_keys[0])
+        if step is not None and step.part == "call" and (
+                getattr(step.layer, "activation", None) in _LINEAR_ACTIVATIONS):
+            return "linear"
+        return None
+
     # ----------------------------------------------------------------- running
     def plan(self, fed: frozenset, wants: tuple) -> list[Step]:
         """The steps needed to compute `wants` from the keys in `fed`, in order."""

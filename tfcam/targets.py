@@ -8,7 +8,7 @@ before it, read from the traced graph without changing the model.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from keras import ops
@@ -53,9 +53,18 @@ def resolve(targets, n: int, program: Program) -> TargetSpec:
             "pass targets=callable(outputs) -> (N,) scores (e.g. the mean of one class's "
             "segmentation logits)."
         )
-    num_classes = logit_shape[-1]
+    return TargetSpec(indices=class_indices(targets, n, logit_shape[-1], program.model.name))
+
+
+def class_indices(targets, n: int, num_classes: int, model_name: str) -> np.ndarray:
+    """(n,) int32 class indices checked against `num_classes`; TOP1 where `targets` is None.
+
+    `targets` is None, one class index for all samples, or n of them (whole floats such as
+    2.0 count as indices). The numpy-level check behind `resolve`, also used by
+    `tfcam.metrics`, which reads the number of classes from the model's outputs.
+    """
     if targets is None:
-        return TargetSpec(indices=np.full(n, TOP1, dtype="int32"))
+        return np.full(n, TOP1, dtype="int32")
     indices = _integral(np.asarray(targets))
     if indices.ndim == 0:
         indices = np.full(n, int(indices))
@@ -67,10 +76,10 @@ def resolve(targets, n: int, program: Program) -> TargetSpec:
     bad = indices[(indices < 0) | (indices >= num_classes)]
     if bad.size:
         raise ValueError(
-            f"target class {int(bad[0])} is out of range: model '{program.model.name}' has "
+            f"target class {int(bad[0])} is out of range: model '{model_name}' has "
             f"{num_classes} classes (0..{num_classes - 1})."
         )
-    return TargetSpec(indices=indices.astype("int32"))
+    return indices.astype("int32")
 
 
 def _integral(indices: np.ndarray) -> np.ndarray:

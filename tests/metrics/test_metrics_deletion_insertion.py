@@ -4,10 +4,11 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
 from metrics_helpers import linear_model, mean_model, np_softmax
+
 from tfcam import metrics
 
 # 2x2 image, score = mean pixel (raw output of class 0, no softmax)

@@ -5,10 +5,11 @@ Model: logits = [2m, 0.5 - m] with m the mean pixel, so p(class 0) = sigmoid(3m 
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
 from metrics_helpers import mean_model
+
 from tfcam import metrics
 
 X = (np.arange(16, dtype=np.float32) / 15).reshape(1, 4, 4, 1)  # mean 0.5

@@ -5,8 +5,8 @@ import warnings
 import keras
 import numpy as np
 import pytest
-
 from metrics_helpers import gradcam_maps, sobel_maps, square_data, trained_cnn
+
 from tfcam import metrics
 
 
@@ -54,7 +54,7 @@ def test_gradcam_similarity_drops(trained, data):
 
 def test_independent_first_step_equals_cascading(trained, data):
     x, y = data
-    kw = dict(targets=y[:3], metrics=("spearman", "ssim"), seed=3)
+    kw = {"targets": y[:3], "metrics": ("spearman", "ssim"), "seed": 3}
     cas = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="cascading", **kw)
     ind = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", **kw)
     a = cas[cas.step == 1]["value"].to_numpy()

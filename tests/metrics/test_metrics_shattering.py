@@ -3,9 +3,9 @@
 import keras
 import numpy as np
 import pytest
+from metrics_helpers import ablation_importance, layer_gradients, small_cnn
 from scipy.stats import spearmanr
 
-from metrics_helpers import ablation_importance, layer_gradients, small_cnn
 from tfcam import metrics
 
 RAMP = np.add.outer(np.arange(4.0), np.arange(4.0))  # g[i, j] = i + j
@@ -102,24 +102,15 @@ def test_bad_callable_shapes(cnn):
 
 
 def test_defaults_use_tfcam_core(cnn):
-    """The default callables (tfcam.layer_gradients, tfcam.explain) agree with the
-    test helpers; skipped while the core does not provide them."""
-    import tfcam
-
-    if not hasattr(tfcam, "layer_gradients") or not hasattr(tfcam, "explain"):
-        pytest.skip("tfcam.layer_gradients / tfcam.explain not available yet")
-    available = set(tfcam.methods()) if hasattr(tfcam, "methods") else set()
-    if "ablationcam" not in available:
-        pytest.skip("tfcam has no ablationcam yet")
-    relevance = "relevance_cam" if "relevance_cam" in available else None
+    """The default callables (tfcam.layer_gradients, tfcam.explain with ablation_cam and
+    relevance_cam) agree with the test helpers."""
     x = np.random.default_rng(3).normal(size=(2, 8, 8, 1)).astype(np.float32)
     ours = metrics.shattering(
         cnn, x, ["conv2"], layer_gradients=layer_gradients, relevance_method=None,
         channel_weights=lambda m, im, method, layer, t: ablation_importance(m, im, layer, t),
     )
-    core = metrics.shattering(cnn, x, ["conv2"], relevance_method=relevance)
+    core = metrics.shattering(cnn, x, ["conv2"], relevance_method="relevance_cam")
     merged = core.merge(ours, on=["image", "layer", "statistic"], suffixes=("_core", "_ours"))
     assert len(merged) == len(ours)
     np.testing.assert_allclose(merged["value_core"], merged["value_ours"], atol=1e-4)
-    if relevance:
-        assert "spearman_relevancecam_ablation" in set(core["statistic"])
+    assert "spearman_relevancecam_ablation" in set(core["statistic"])

@@ -8,6 +8,11 @@ Everything else is written with `keras.ops`. The functions here are:
 * `compile_function(fn, variables)`: a compiled `fn` (tf.function / jax.jit). On JAX the
   variables' current values are passed in as arguments (a `keras.StatelessScope`), so the
   compiled function never bakes in stale weights and changing the weights needs no retrace.
+* `compile_forward(model, prepare=None)`: the model's inference forward on
+  `prepare(*args)` (keras.ops, built inside the compiled call; None: the one argument is the
+  batch), compiled. It holds the model weakly (a cache keyed on the model may keep it) and,
+  like `compile_function`, reads the weights at each call (on JAX they are arguments), so
+  re-drawn weights need no retrace and are never stale.
 * `normal(shape, seed)`: standard normal noise drawn on the device from a (2,) int seed.
 * `memory_budget()`: bytes that a batch of perturbed inputs may take on the device.
 """
@@ -18,9 +23,22 @@ _NAME = keras.backend.backend()
 
 if _NAME == "tensorflow":
     from tfcam.backend.tensorflow import (
-        compile_function, memory_budget, normal, value_and_grad, vjp)
+        compile_forward,
+        compile_function,
+        memory_budget,
+        normal,
+        value_and_grad,
+        vjp,
+    )
 elif _NAME == "jax":
-    from tfcam.backend.jax import compile_function, memory_budget, normal, value_and_grad, vjp
+    from tfcam.backend.jax import (
+        compile_forward,
+        compile_function,
+        memory_budget,
+        normal,
+        value_and_grad,
+        vjp,
+    )
 else:  # pragma: no cover - depends on the environment
     raise ImportError(
         f"tfcam runs on the 'tensorflow' and 'jax' Keras backends, not '{_NAME}'. "
@@ -28,4 +46,4 @@ else:  # pragma: no cover - depends on the environment
     )
 
 NAME = _NAME
-__all__ = ["NAME", "compile_function", "memory_budget", "normal", "value_and_grad", "vjp"]
+__all__ = ["NAME", "compile_forward", "compile_function", "memory_budget", "normal", "value_and_grad", "vjp"]

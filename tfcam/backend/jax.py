@@ -1,5 +1,7 @@
 """JAX: jax.value_and_grad / jax.vjp for gradients, jax.jit for compilation."""
 
+import weakref
+
 import jax
 import keras
 
@@ -31,6 +33,31 @@ def compile_function(fn, variables):
         return stateless([v.value for v in variables], *args)
 
     return call
+
+
+def compile_forward(model, prepare=None):
+    # Held weakly: a cache keyed weakly on the model may keep this function. The variables'
+    # values are arguments (read at each call), as in `compile_function`.
+    ref = weakref.ref(model)
+    prepare = prepare or _identity
+
+    @jax.jit
+    def stateless(trainable, non_trainable, *args):
+        return ref().stateless_call(trainable, non_trainable, prepare(*args), training=False)[0]
+
+    def call(*args):
+        m = ref()
+        return stateless(
+            [v.value for v in m.trainable_variables],
+            [v.value for v in m.non_trainable_variables],
+            *args,
+        )
+
+    return call
+
+
+def _identity(x):
+    return x
 
 
 def normal(shape, seed, dtype="float32"):

@@ -1,5 +1,7 @@
 """TensorFlow: GradientTape for gradients, tf.function for compilation."""
 
+import weakref
+
 import tensorflow as tf
 
 
@@ -39,6 +41,19 @@ def compile_function(fn, variables):
     # Variables are read inside the graph at run time, so new weights need no retrace.
     del variables
     return tf.function(fn)
+
+
+def compile_forward(model, prepare=None):
+    # Held weakly: a cache keyed weakly on the model may keep this function. Variables are
+    # read inside the graph at run time, so new weights need no retrace.
+    ref = weakref.ref(model)
+    prepare = prepare or _identity
+    return tf.function(lambda *args: ref()(prepare(*args), training=False),
+                       reduce_retracing=True)
+
+
+def _identity(x):
+    return x
 
 
 def normal(shape, seed, dtype="float32"):

@@ -3,10 +3,65 @@ shattered-gradient analysis.
 
 Every metric returns per-sample values and their aggregate (`MetricResult`) or a tidy
 pandas DataFrame, and declares whether higher is better.
+
+A metric is a function over ``(model, images, maps, targets)`` (localization metrics:
+``(maps, masks)``), one concern per module:
+
+==========================  ===========================================================
+``faithfulness.py``         Average Drop, Increase in Confidence, Win %
+``deletion_insertion.py``   deletion / insertion curves and their AUC
+``localization.py``         IoU, box accuracy, pointing games, Loc(δ), class sensitivity
+``sanity.py``               the parameter randomization test
+``randomize.py``            which layers it re-draws (`weighted_layers`) and how
+``similarity.py``           the map similarities it reports
+``shattering.py``           shattered-gradient statistics per layer
+``result.py``               `MetricResult` and `HIGHER_IS_BETTER`
+``_inputs.py``              checks and coercion of images and maps
+``_ground_truth.py``        boxes and masks
+``_ranks.py``               pixel ranks, Spearman correlation
+``_scoring.py``             `ClassScorer`: the explained class's probability
+``_forward.py``             compiled, batched model calls (through `tfcam.backend`)
+==========================  ===========================================================
+
+The metrics stand on the core: models are compiled by `tfcam.backend`, targets are
+checked by `tfcam.targets` (the explainers' rules and messages), the softmax head and the
+layers are read from the traced graph (`tfcam.graph.trace`). No backend code lives here.
+
+Adding a metric is a one-file job. Write ``tfcam/metrics/my_metric.py``::
+
+    import numpy as np
+
+    from ._inputs import as_images, as_unit_maps
+    from ._scoring import ClassScorer
+    from .result import MetricResult
+
+    def my_metric(model, images, maps, targets=None, *, apply_softmax=None, batch_size=64):
+        # docstring: what it measures, its unit and range; higher or lower is better
+        x = as_images(images)                    # (N, H, W, C) float32, or a clear error
+        n, h, w = x.shape[:3]
+        scorer = ClassScorer(model, x, targets, apply_softmax, batch_size)
+        m = as_unit_maps(scorer.maps(maps), n, (h, w))  # maps, or an explain function's
+        kept = scorer.scores(lambda a, b: x[a:b] * m[a:b, ..., None], np.arange(n))
+        return MetricResult("my_metric", kept / scorer.original, higher_is_better=True)
+
+`ClassScorer` resolves the targets once (None: the top-1 class), scores the unmodified
+images (``scorer.original``) and any images you build (``scorer.scores(make_batch,
+image_index)``, batched and compiled; ``scorer.prepared_scores`` builds them on the
+device, see `deletion_insertion`). A metric without a model (localization) takes numpy
+arrays only. Then export the function below, add its name and direction to
+`HIGHER_IS_BETTER`, and test it in ``tests/metrics/test_metrics_my_metric.py`` against a
+value computed by hand on a tiny model (``tests/metrics/metrics_helpers.py``).
 """
 
-from ._arrays import boxes_to_masks, spearman
-from .deletion_insertion import auc, deletion, deletion_insertion, gaussian_blur, insertion
+from ._ground_truth import boxes_to_masks
+from ._ranks import spearman
+from .deletion_insertion import (
+    auc,
+    deletion,
+    deletion_insertion,
+    gaussian_blur,
+    insertion,
+)
 from .faithfulness import average_drop, increase_in_confidence, win_percent
 from .localization import (
     box_accuracy,
@@ -19,14 +74,9 @@ from .localization import (
     pointing_game,
     threshold_maps,
 )
+from .randomize import randomize_layer, weighted_layers
 from .result import HIGHER_IS_BETTER, MetricResult
-from .sanity import (
-    randomization_test,
-    randomize_layer,
-    similarities,
-    summarize_randomization,
-    weighted_layers,
-)
+from .sanity import randomization_test, summarize_randomization
 from .shattering import (
     gradcam_weights,
     lag1_autocorrelation,
@@ -34,6 +84,7 @@ from .shattering import (
     sign_coherence,
     sign_coherence_noise_floor,
 )
+from .similarity import similarities
 
 __all__ = [
     "HIGHER_IS_BETTER",

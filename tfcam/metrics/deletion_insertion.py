@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 
-from ._arrays import as_images, as_maps, descending_ranks
-from ._model_calls import ClassScorer
+from ._inputs import as_images, as_maps
+from ._ranks import descending_ranks
+from ._scoring import ClassScorer
 from .result import MetricResult
 
 
@@ -56,6 +58,20 @@ def _schedule(hw: int, steps: int, pixels_per_step: int | None) -> tuple[int, np
     n_steps = math.ceil(hw / pixels_per_step)
     counts = np.minimum(np.arange(n_steps + 1) * pixels_per_step, hw)
     return pixels_per_step, counts
+
+
+def moved_pixels(start, finish, ranks, table_idx, image_idx, counts):
+    """Batch of partially moved images, built inside the compiled call (keras.ops).
+
+    Input b is ``start[table_idx[b]]`` with the pixels ranked below ``counts[b]`` in
+    ``ranks[image_idx[b]]`` taken from ``finish[table_idx[b]]`` (all channels).
+    start, finish: (T, H, W, C); ranks: (N, H, W) int; the rest (B,) int.
+    """
+    ops = keras.ops
+    s = ops.take(start, table_idx, axis=0)
+    f = ops.take(finish, table_idx, axis=0)
+    moved = ops.take(ranks, image_idx, axis=0) < ops.reshape(counts, (-1, 1, 1))
+    return ops.where(ops.expand_dims(moved, -1), f, s)
 
 
 def auc(curves: np.ndarray) -> np.ndarray:
@@ -138,7 +154,10 @@ def deletion_insertion(
     count_idx = counts[step_idx]
 
     # the masked batches are built inside the compiled model call (no host-side stack)
-    scores = scorer.moved_scores(start, finish, ranks.astype(np.int32), table_idx, image_idx, count_idx)
+    scores = scorer.prepared_scores(
+        moved_pixels, (start, finish, ranks.astype(np.int32)), (table_idx, image_idx, count_idx),
+        image_idx,
+    )
 
     results = []
     for kind, name in enumerate(which):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import as_images, as_unit_maps, descending_ranks
-from ._model_calls import ClassScorer
+from ._inputs import as_images, as_unit_maps
+from ._ranks import descending_ranks
+from ._scoring import ClassScorer
 from .result import MetricResult
 
 
@@ -16,8 +17,8 @@ def _explanation_masks(maps: np.ndarray, top_percent: float | None) -> np.ndarra
     p = float(top_percent)
     if not 0.0 < p <= 100.0:
         raise ValueError(f"top_percent must lie in (0, 100]; received {top_percent}.")
-    n, h, w = maps.shape
-    keep = int(round(p / 100.0 * h * w))
+    _, h, w = maps.shape
+    keep = round(p / 100.0 * h * w)
     return (descending_ranks(maps) < keep).astype(np.float32)
 
 

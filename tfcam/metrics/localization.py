@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._arrays import _pixel_boxes, as_maps, as_masks, as_unit_maps, box_lists
+from ._ground_truth import as_masks, box_lists, pixel_boxes
+from ._inputs import as_maps, as_unit_maps
 from .result import MetricResult
 
 
@@ -144,7 +145,7 @@ def box_accuracy(maps, boxes, threshold=0.15, iou_threshold=0.5) -> MetricResult
     if len(gts) != n:
         raise ValueError(f"boxes must hold one entry per map ({n}); received {len(gts)}.")
     pred = largest_component_boxes(threshold_maps(m, threshold))
-    ious = np.array([_box_iou(pred[i], _pixel_boxes(gts[i], h, w)) for i in range(n)])
+    ious = np.array([_box_iou(pred[i], pixel_boxes(gts[i], h, w)) for i in range(n)])
     return MetricResult(
         "box_accuracy", (ious >= iou_threshold).astype(float), higher_is_better=True,
         extras={"iou": ious, "boxes": pred},

@@ -8,7 +8,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-
 #: Direction of every metric name tfcam.metrics reports (MetricResult.name, and the
 #: similarity names of `randomization_test`, where a faithful method scores low).
 HIGHER_IS_BETTER = {

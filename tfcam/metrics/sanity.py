@@ -2,102 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
 import pandas as pd
 
-from ._arrays import as_images, as_maps, minmax, spearman
-from ._model_calls import predict, resolve_targets
-
-SIMILARITIES = ("spearman_abs", "spearman", "ssim", "hog_spearman")
-
-
-# --- which layers and variables get re-drawn -------------------------------------------
-
-def _leaf_layers(model) -> list:
-    """Layers in graph order, descending into nested models (a nested model is
-    replaced by its own layers)."""
-    out = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model) or hasattr(layer, "layers") and layer.layers:
-            out.extend(_leaf_layers(layer))
-        else:
-            out.append(layer)
-    return out
-
-
-def _randomizable(variable) -> bool:
-    """Float variables other than BatchNorm's moving statistics (which are kept)."""
-    name = variable.name.split("/")[-1]
-    return "float" in str(variable.dtype) and not name.startswith("moving_")
-
-
-def weighted_layers(model) -> list:
-    """Leaf layers holding at least one variable that randomization re-draws, in
-    graph order (input to output)."""
-    return [l for l in _leaf_layers(model) if any(_randomizable(v) for v in l.weights)]
-
-
-def _initializer_for(layer, variable):
-    """The layer's own initializer of `variable`, or None.
-
-    Matches ``layer.<name>_initializer`` to the variable's name (``kernel`` ->
-    ``kernel_initializer``), then ``<prefix>_kernel`` -> ``<prefix>_initializer``
-    (SeparableConv's depthwise/pointwise kernels), then the layer's single initializer
-    left unclaimed by its other variables (DepthwiseConv2D's ``kernel`` ->
-    ``depthwise_initializer``).
-    """
-    name = variable.name.split("/")[-1]
-    for attr in (f"{name}_initializer", f"{name.removesuffix('_kernel')}_initializer"):
-        init = getattr(layer, attr, None)
-        if init is not None:
-            return init
-    names = {v.name.split("/")[-1] for v in layer.weights}
-    claimed = {f"{n}_initializer" for n in names}
-    claimed |= {f"{n.removesuffix('_kernel')}_initializer" for n in names}
-    free = [
-        a for a in dir(layer)
-        if a.endswith("_initializer") and not a.startswith(("_", "moving_")) and a not in claimed
-        and getattr(layer, a, None) is not None
-    ]
-    return getattr(layer, free[0]) if len(free) == 1 else None
-
-
-def _seeded(initializer, seed: int):
-    """A copy of `initializer` drawing from `seed` (initializers without a seed, e.g.
-    Zeros or Ones, are returned as they are)."""
-    init = keras.initializers.get(initializer)
-    config = init.get_config()
-    if "seed" in config:
-        config["seed"] = int(seed)
-        return init.__class__.from_config(config)
-    return init
-
-
-def randomize_layer(layer, seed: int) -> list[str]:
-    """Re-draw every randomizable variable of `layer` in place from its own
-    initializer (seeded). Variables without a known initializer get a random
-    permutation of their values (a warning names them). Returns the variable paths."""
-    rng = np.random.default_rng(seed)
-    done = []
-    for j, v in enumerate(layer.weights):
-        if not _randomizable(v):
-            continue
-        init = _initializer_for(layer, v)
-        if init is not None:
-            value = _seeded(init, seed * 1009 + j)(tuple(v.shape), dtype=v.dtype)
-        else:
-            warnings.warn(
-                f"no initializer found for {v.path}; randomizing it by permuting its values.",
-                stacklevel=3,
-            )
-            value = rng.permutation(keras.ops.convert_to_numpy(v).reshape(-1)).reshape(v.shape)
-        v.assign(value)
-        done.append(v.path)
-    return done
+from ._inputs import as_images, as_maps
+from ._scoring import top1_classes
+from .randomize import randomize_layer, weighted_layers
+from .similarity import SIMILARITIES, similarities
 
 
 def _clone(model, weights) -> keras.Model:
@@ -123,60 +37,6 @@ def _layer_index(layers: list, key) -> int:
     )
 
 
-# --- similarities ----------------------------------------------------------------------
-
-def _unit(m: np.ndarray) -> np.ndarray:
-    """Maps already in [0, 1] are kept; others are min-max normalized (0 if constant)."""
-    return m if (m.min() >= 0 and m.max() <= 1) else minmax(m)
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """SSIM of two (H, W) maps on [0, 1] (skimage, Gaussian weights sigma 1.5, 11 × 11
-    window, data_range 1, population covariance as in Wang et al.). For maps smaller
-    than 11 px the Gaussian shrinks so the window fits (radius (min(H, W) - 1) // 2)."""
-    from skimage.metrics import structural_similarity
-
-    side = min(a.shape)
-    sigma = 1.5 if side >= 11 else max((side - 1) // 2, 0) / 3.5
-    return float(
-        structural_similarity(
-            _unit(a), _unit(b), data_range=1.0, gaussian_weights=True, sigma=sigma,
-            use_sample_covariance=False,
-        )
-    )
-
-
-def hog_features(m: np.ndarray) -> np.ndarray:
-    """HOG of an (H, W) map (skimage.feature.hog defaults: 9 orientations, 8 × 8 px
-    cells, 3 × 3 blocks, L2-Hys); cells shrink to ``min(H, W) // 3`` px on small maps."""
-    from skimage.feature import hog
-
-    cell = max(1, min(8, min(m.shape) // 3))
-    block = 3 if min(m.shape) >= 3 * cell else 1
-    return hog(_unit(m), pixels_per_cell=(cell, cell), cells_per_block=(block, block))
-
-
-def similarities(a: np.ndarray, b: np.ndarray, which: Sequence[str] = SIMILARITIES) -> dict[str, float]:
-    """Similarity of two (H, W) maps: ``spearman_abs`` (Spearman of |map|),
-    ``spearman`` (signed), ``ssim`` and ``hog_spearman`` (Spearman of HOG features).
-    All in [-1, 1], 1 for identical maps; constant inputs follow `spearman`'s rule
-    (both constant -> 1, one constant -> 0)."""
-    out = {}
-    for name in which:
-        if name == "spearman_abs":
-            out[name] = spearman(np.abs(a), np.abs(b))
-        elif name == "spearman":
-            out[name] = spearman(a, b)
-        elif name == "ssim":
-            out[name] = ssim(a, b)
-        elif name == "hog_spearman":
-            out[name] = spearman(hog_features(a), hog_features(b))
-        else:
-            raise ValueError(f"unknown similarity {name!r}; choose from {SIMILARITIES}.")
-    return out
-
-
-# --- the test --------------------------------------------------------------------------
 
 def randomization_test(
     model,
@@ -231,7 +91,7 @@ def randomization_test(
     n, h, w = x.shape[:3]
     trained = model.get_weights()
     if targets is None:  # fixed once, so every step explains the same classes
-        targets = resolve_targets(None, np.asarray(predict(model, x, batch_size)).reshape(n, -1))
+        targets = top1_classes(model, x, batch_size)
 
     def explain(clone):
         return as_maps(explain_fn(clone, x, targets), n, (h, w), "explain_fn's maps")

@@ -1,6 +1,6 @@
 """Shattered-gradient analysis per layer: do gradients still carry channel importance?
 
-The claim it tests (REFERENCE.md): gradient weights lose their link to channel
+The claim it tests (docs/reference.md): gradient weights lose their link to channel
 importance at shallow layers, relevance weights keep it.
 """
 
@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ._arrays import as_images, spearman
-from ._model_calls import predict, resolve_targets
+from ._inputs import as_images
+from ._ranks import spearman
+from ._scoring import top1_classes
+
 
 def _tfcam_layer_gradients():
     """tfcam's layer gradients, one compiled explainer per layer for the whole analysis."""
@@ -51,7 +53,7 @@ def lag1_autocorrelation(g) -> np.ndarray:
     gets 0.
     """
     g = np.asarray(g, dtype=np.float64)
-    n, h, w, k = g.shape
+    n, _, _, k = g.shape
     xs = [g[:, :, :-1, :].reshape(n, -1, k), g[:, :-1, :, :].reshape(n, -1, k)]
     ys = [g[:, :, 1:, :].reshape(n, -1, k), g[:, 1:, :, :].reshape(n, -1, k)]
     x = np.concatenate(xs, axis=1)
@@ -107,7 +109,7 @@ def shattering(
     layer_gradients: Callable | None = None,
     channel_weights: Callable | None = None,
     relevance_method: str | None = "relevance_cam",
-    ablation_method: str | None = "ablationcam",
+    ablation_method: str | None = "ablation_cam",
     batch_size: int = 32,
 ) -> pd.DataFrame:
     """Shattered-gradient statistics per image × layer.
@@ -153,7 +155,7 @@ def shattering(
     layer_gradients = layer_gradients or _tfcam_layer_gradients()
     channel_weights = channel_weights or _tfcam_channel_weights
     if targets is None:
-        targets = resolve_targets(None, np.asarray(predict(model, x, batch_size)).reshape(n, -1))
+        targets = top1_classes(model, x, batch_size)
     targets_arr = np.asarray(targets)
     per_sample = targets_arr.ndim == 1 and targets_arr.shape[0] == n
 

@@ -7,11 +7,12 @@ import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
 
-from benchmarks.configs import default_conf_dir  # noqa: E402
+from benchmarks import schema  # noqa: F401 - registers the config schemas
+from benchmarks.configs import default_conf_dir
 
 
 @hydra.main(version_base="1.3", config_path=str(default_conf_dir()), config_name="config")

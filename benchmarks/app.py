@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from benchmarks import driver, plan
 from benchmarks.configs import load_group
+from benchmarks.context import Context
 from benchmarks.data.synthetic import SyntheticSpec
-from benchmarks.context import Context, as_list
-from benchmarks.results import ResultStore
-from benchmarks.runners import MAP_TASKS, OTHER_TASKS, TASKS, maps
+from benchmarks.results import ResultStore, result_columns
+from benchmarks.tasks import COLUMNS, PROVIDERS, TASKS
 
 
 def load_dataset(dcfg, progress: bool = False):
@@ -23,7 +24,8 @@ def load_dataset(dcfg, progress: bool = False):
         from benchmarks.data.synthetic import SyntheticSpec, generate
         fields = SyntheticSpec.__dataclass_fields__
         spec = SyntheticSpec(**{k: (tuple(v) if k == "object_scale" else v)
-                                for k, v in OmegaConf.to_container(dcfg, resolve=True).items() if k in fields})
+                                for k, v in OmegaConf.to_container(dcfg, resolve=True).items()
+                                if k in fields and v is not None})
         return generate(spec, progress=progress)
     if kind == "folder":
         from benchmarks.data.folder import load_folder
@@ -32,33 +34,12 @@ def load_dataset(dcfg, progress: bool = False):
     raise ValueError(f"unknown dataset kind {kind!r} (synthetic, folder)")
 
 
-def model_configs(cfg) -> list:
-    """The experiment's model configs; a top-level ``weights=`` (e.g. ``random`` for speed
-    runs) replaces every model's own."""
-    configs = [cfg.model] if cfg.get("model") is not None else [
-        load_group("model", str(n)) for n in as_list(cfg.models)]
-    if cfg.get("weights"):
-        configs = [OmegaConf.merge(c, {"weights": str(cfg.weights)}) for c in configs]
-    return configs
-
-
-def task_options(cfg) -> dict:
-    tasks = cfg.get("tasks") or {}
-    if isinstance(tasks, (list, tuple)) or OmegaConf.is_list(tasks):
-        tasks = {str(t): {} for t in tasks}
-    else:
-        tasks = {str(k): (v if v is not None else {}) for k, v in tasks.items()}
-    unknown = sorted(set(tasks) - set(TASKS))
-    if unknown:
-        raise ValueError(f"unknown task(s) {unknown}; known: {list(TASKS)}")
-    return tasks
-
-
 def fingerprint(cfg) -> dict:
     """What the meaning of recorded rows depends on (not the lists of methods or layers:
     adding a method to a finished run computes just that method)."""
     keep = {k: cfg.get(k) for k in ("dataset", "metrics", "train", "batch_size", "seed", "weights",
                                      "precision")}
+    keep["dataset"] = {k: v for k, v in OmegaConf.to_container(cfg.dataset, resolve=True).items() if v is not None}
     return OmegaConf.to_container(OmegaConf.create(keep), resolve=True)
 
 
@@ -72,7 +53,7 @@ def _save_reference_images(out: Path, data, n: int) -> None:
     masks for the report's heatmap grids."""
     import pandas as pd
     names = list(data.class_names)
-    label = lambda c: names[c] if 0 <= c < len(names) else ""  # noqa: E731
+    label = lambda c: names[c] if 0 <= c < len(names) else ""
     pd.DataFrame({"image": np.arange(len(data)), "id": data.ids,
                   "label": [label(int(c)) for c in data.labels],
                   "second_label": [label(int(c)) for c in data.second_labels],
@@ -86,30 +67,31 @@ def _save_reference_images(out: Path, data, n: int) -> None:
 
 def run(cfg: DictConfig, out_dir, log=print) -> Path:
     """Run the experiment ``cfg`` into ``out_dir``; return the summary's path."""
-    from benchmarks import report
     from benchmarks.models.train import load_or_train
+    from benchmarks.report import render
 
     t_start = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = bool(cfg.get("progress", True))
-    tasks = all_tasks = task_options(cfg)
+    plan.tasks_for(cfg, "", list(TASKS))  # unknown task names fail here, before any work
     experiment = str(cfg.get("experiment", {}).get("name", "custom"))
     store = ResultStore(out, fingerprint(cfg), resume=bool(cfg.get("resume", True)), log=log,
-                        retry_errors=bool(cfg.get("retry_errors", True)))
+                        retry_errors=bool(cfg.get("retry_errors", True)), columns=result_columns(COLUMNS))
     (out / "run_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     data = load_dataset(cfg.dataset, progress)
     _save_reference_images(out, data, int(cfg.get("report", {}).get("n_images", 4)))
     log(f"[tfcam-bench] {experiment}: {len(data)} images of {data.image_size} from {data.name}; "
-        f"tasks {list(tasks)}; output {out}")
-    for model_cfg in model_configs(cfg):
+        f"tasks {list(cfg.tasks)}; output {out}")
+    for model_cfg in plan.model_configs(cfg):
         train_cfg = _train_cfg(cfg, model_cfg)
         synthetic = bool(data.meta.get("spec"))
         # on a user's folder, a model without ImageNet weights is trained on the built-in classes
         n_classes = data.num_classes if synthetic else SyntheticSpec().num_classes
         model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if synthetic else None,
                                     data.image_size[0], max(n_classes, 2), cfg.cache_dir,
-                                    progress=progress, log=log)
+                                    progress=progress, log=log,
+                                    model_config=lambda name: load_group("model", name))
         from benchmarks.models.zoo import with_precision
         model = with_precision(model_cfg, model, str(cfg.get("precision") or "float32"), info)
         probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
@@ -122,14 +104,15 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
                 "dataset": data.name, "method": "", "library": "", "layer_choice": "", "layer": "",
                 "image": -1}
         if not store.is_done(unit):
-            rows = [{**base, "metric": "val_accuracy", "param": info.source,
+            rows = [{**base, "metric": "val_accuracy", "weights": info.source,
                      "value": np.nan if info.accuracy is None else info.accuracy}]
             if class_labels:  # on the single-class images (a two-class image has two right answers)
                 single = data.second_labels < 0
-                rows.append({**base, "metric": "eval_accuracy", "param": info.source,
+                rows.append({**base, "metric": "eval_accuracy", "weights": info.source,
                              "value": float(np.mean(predicted[single] == data.labels[single]))})
             if not info.accurate_enough:
-                rows.append({**base, "metric": "not_accurate_enough", "param": str(train_cfg.get("on_inaccurate")),
+                rows.append({**base, "metric": "not_accurate_enough", "weights": info.source,
+                             "on_inaccurate": str(train_cfg.get("on_inaccurate")),
                              "value": info.accuracy,
                              "error": f"val accuracy {info.accuracy:.3f} < min_accuracy {info.min_accuracy}"})
             store.write(unit, rows)
@@ -144,20 +127,15 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         ctx = Context(cfg=cfg, out=out, store=store, data=data, model_cfg=model_cfg, model=model,
                       info=info, targets=targets.astype(np.int64), predicted=predicted,
                       class_labels=bool(class_labels), experiment=experiment, log=log)
-        tasks = all_tasks
-        if ctx.model_overrides.get("tasks") is not None:
-            tasks = {t: o for t, o in all_tasks.items() if t in [str(x) for x in ctx.model_overrides["tasks"]]}
-        total = maps.count_units(ctx, tasks) + sum(
-            runner.count_units(ctx, tasks[name] or {}) for name, runner in OTHER_TASKS.items() if name in tasks)
+        names = plan.tasks_for(cfg, ctx.model_name, list(TASKS))
+        ctx.cache["tasks"] = names
         from tqdm.auto import tqdm
-        with tqdm(total=total, desc=str(model_cfg.name), unit="item", disable=not progress) as bar:
-            maps.run(ctx, {t: tasks[t] for t in MAP_TASKS if t in tasks}, bar)
-            for name, runner in OTHER_TASKS.items():
-                if name in tasks:
-                    runner.run(ctx, tasks[name] or {}, bar)
+        desc = ctx.model_name
+        driver.run_tasks(ctx, [TASKS[t] for t in names], PROVIDERS,
+                         lambda total, desc=desc: tqdm(total=total, desc=desc, unit="item", disable=not progress))
         del ctx, model
         gc.collect()
     store.export()
-    summary = report.write_report(out, cfg=cfg, log=log)
+    summary = render.write_report(out, cfg=cfg, log=log)
     log(f"[tfcam-bench] done in {time.perf_counter() - t_start:.0f}s: {summary}")
     return summary

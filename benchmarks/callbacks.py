@@ -9,7 +9,7 @@ from hydra.experimental.callback import Callback
 
 class AggregateSweep(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
-        from benchmarks.report import aggregate_sweep
+        from benchmarks.report.sweep import aggregate_sweep
         try:
             path = aggregate_sweep(Path(config.hydra.sweep.dir))
             if path is not None:

@@ -1,14 +1,16 @@
-"""Finding the configs: the repo's ``conf/`` and loading group members by name.
+"""Finding the configs (the repo's ``conf/``) and loading group members by name.
 
-An experiment lists models and methods by name (``models: [vgg_small, resnet_small]``); this
-loads ``conf/model/<name>.yaml`` from the same search path Hydra used for the run.
+An experiment lists models and methods by name (``models: [vgg_small, resnet_small]``);
+:func:`load_group` composes ``<group>=<name>`` with Hydra's compose API, from the search path
+of the running app (or ``conf/`` outside one), so a member's ``defaults`` and the schema
+(:mod:`benchmarks.schema`) apply exactly as for ``model=<name>`` on the command line.
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -23,6 +25,31 @@ def default_conf_dir() -> Path:
     if (beside / "config.yaml").is_file():
         return beside
     return (Path.cwd() / "conf").resolve()
+
+
+_CACHE: dict = {}
+
+
+def _compose(overrides: list) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    import benchmarks.schema  # noqa: F401 - registers the schemas
+    if GlobalHydra.instance().is_initialized():  # inside the app (or a test's compose context)
+        return compose(config_name="config", overrides=overrides)
+    with initialize_config_dir(config_dir=str(default_conf_dir()), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+def load_group(group: str, name: str) -> DictConfig:
+    """The ``<group>/<name>`` member, composed (its ``defaults`` and the schema applied)."""
+    key = (group, str(name), str(default_conf_dir()))
+    if key not in _CACHE:
+        names = group_names(group)
+        if names and str(name) not in names:
+            raise FileNotFoundError(f"no config {group}/{name}.yaml (known {group}s: {names})")
+        _CACHE[key] = _compose([f"{group}={name}"])[group]
+    return _CACHE[key]
 
 
 def search_dirs() -> list:
@@ -40,28 +67,6 @@ def search_dirs() -> list:
     if d not in dirs:
         dirs.append(d)
     return dirs
-
-
-def load_group(group: str, name: str) -> DictConfig:
-    """``conf/<group>/<name>.yaml`` with its same-group ``defaults`` merged in."""
-    for d in search_dirs():
-        path = d / group / f"{name}.yaml"
-        if path.is_file():
-            cfg = OmegaConf.load(path)
-            defaults = cfg.pop("defaults", None) if isinstance(cfg, DictConfig) else None
-            if not defaults:
-                return cfg
-            merged = OmegaConf.create()
-            for item in defaults:
-                if item == "_self_":
-                    merged = OmegaConf.merge(merged, cfg)
-                elif isinstance(item, str):
-                    merged = OmegaConf.merge(merged, load_group(group, item))
-            if "_self_" not in defaults:
-                merged = OmegaConf.merge(merged, cfg)
-            return merged
-    known = sorted({p.stem for d in search_dirs() if (d / group).is_dir() for p in (d / group).glob("*.yaml")})
-    raise FileNotFoundError(f"no config {group}/{name}.yaml (known {group}s: {known})")
 
 
 def group_names(group: str) -> list:

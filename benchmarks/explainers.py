@@ -31,36 +31,43 @@ class TfcamExplainer:
         return np.asarray(self.last.maps, np.float32)
 
 
-def _plain(node) -> dict:
-    try:
-        from omegaconf import OmegaConf
-        if OmegaConf.is_config(node):
-            return OmegaConf.to_container(node, resolve=True)
-    except ImportError:  # pragma: no cover
-        pass
-    return dict(node or {})
-
-
 def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32):
-    """The explainer a method config (conf/method/*.yaml) describes, for ``model`` at ``layer``.
+    """The explainer a method config (conf/method/*.yaml) describes, for ``model`` at ``layer``:
+    ``hydra.utils.instantiate`` of the config (its ``_target_``: :func:`build_explainer`).
 
     Raises what the library raises when it cannot even be set up (tf-keras-vis:
     :class:`~benchmarks.baselines.tf_keras_vis.BaselineError`), and a KeyError for a layer
-    the model config could not name (``Context.plan`` marks it ``"!<why>"``)."""
+    the model config could not name (the plan marks it ``"!<why>"``)."""
     if layer is not None and str(layer).startswith("!"):
         raise KeyError(str(layer)[1:])
-    library = str(method_cfg.library)
-    options = _plain(method_cfg.get("options"))
-    name = str(method_cfg.name)
-    layer = layer if method_cfg.get("layerwise", True) else None
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+    if not OmegaConf.is_config(method_cfg):
+        method_cfg = OmegaConf.create(dict(method_cfg))
+    if "_target_" not in method_cfg:
+        method_cfg = OmegaConf.merge({"_target_": f"{__name__}.build_explainer"}, method_cfg)
+    from hydra.errors import InstantiationException
+    try:
+        return instantiate(method_cfg, _convert_="all", model=model, layer=layer, batch_size=batch_size)
+    except InstantiationException as e:  # the library's own error, for the table
+        raise (e.__cause__ or e) from None
+
+
+def build_explainer(*, library: str, name: str, model, layer: str | None = None, options: dict | None = None,
+                    layerwise: bool = True, batch_size: int = 32, id: str | None = None,
+                    counterpart: str | None = None):
+    """The factory the method configs name (``_target_``): an ``explainer(images, targets,
+    ids) -> maps`` of ``library``'s method ``name``."""
+    del counterpart  # read by the agreement task
+    options = dict(options or {})
+    layer = layer if layerwise else None
     if library == "tfcam":
         return TfcamExplainer(name, model, layer, options, batch_size)
     if library == "tf-keras-vis":
-        explainer = TfKerasVisExplainer(name, model, layer, options)
-        return _IgnoringIds(explainer)
+        return _IgnoringIds(TfKerasVisExplainer(name, model, layer, options))
     if library == "baseline":
         return ReferenceExplainer(name, options)
-    raise ValueError(f"method {method_cfg.get('id')}: unknown library {library!r}; known: {LIBRARIES}")
+    raise ValueError(f"method {id}: unknown library {library!r}; known: {LIBRARIES}")
 
 
 class _IgnoringIds:

@@ -19,11 +19,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from tfcam import metrics  # noqa: E402
-from tfcam.metrics._model_calls import forward  # noqa: E402
+from tfcam import metrics
+from tfcam.metrics._forward import forward
 
 
 def small_cnn(size: int, classes: int = 10) -> keras.Model:

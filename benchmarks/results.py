@@ -26,11 +26,23 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-RESULT_COLUMNS = ["experiment", "task", "model", "dataset", "method", "library", "layer_choice",
-                  "layer", "image", "metric", "param", "value", "error", "unit"]
+KEY_COLUMNS = ["experiment", "task", "model", "dataset", "method", "library", "layer_choice",
+               "layer", "image", "metric"]
+# Typed columns some rows fill (empty elsewhere): the model rows' ``weights`` (imagenet |
+# trained | cached | random, "cached (resnet_small)" for a view) and ``on_inaccurate``; the
+# tasks' own (``Task.columns``: benchmarks.tasks.COLUMNS).
+MODEL_COLUMNS = ["weights", "on_inaccurate"]
+NUMERIC = {"value", "fraction", "image", "step", "batch_size", "n_images", "first_image"}
+
+
+def result_columns(task_columns=()) -> list:
+    extra = [c for c in dict.fromkeys([*MODEL_COLUMNS, *task_columns]) if c not in KEY_COLUMNS]
+    return [*KEY_COLUMNS, "value", "error", *extra, "unit"]
+
+
+RESULT_COLUMNS = result_columns()
 CURVE_COLUMNS = ["task", "model", "method", "library", "layer_choice", "layer", "image", "curve",
                  "step", "fraction", "value", "unit"]
-TABLES = {"results": RESULT_COLUMNS, "curves": CURVE_COLUMNS}
 
 
 def _fsync_append(path: Path, text: str) -> None:
@@ -53,10 +65,11 @@ class ResultStore:
     """The run folder's tables (``results.csv``, ``curves.csv``) and ``done.txt``."""
 
     def __init__(self, folder, fingerprint: dict | None = None, resume: bool = True, log=print,
-                 retry_errors: bool = True):
+                 retry_errors: bool = True, columns: list | None = None):
+        self.tables = {"results": list(columns or RESULT_COLUMNS), "curves": CURVE_COLUMNS}
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.paths = {name: self.folder / f"{name}.csv" for name in TABLES}
+        self.paths = {name: self.folder / f"{name}.csv" for name in self.tables}
         self.done_path = self.folder / "done.txt"
         self.fingerprint_path = self.folder / "fingerprint.json"
         self.log = log
@@ -79,7 +92,7 @@ class ResultStore:
         self._repair()
         if retried:
             log(f"[tfcam-bench] {retried} items that ended in an error will be retried")
-        for name, cols in TABLES.items():
+        for name, cols in self.tables.items():
             if not self.paths[name].exists():
                 _fsync_append(self.paths[name], ",".join(cols) + "\n")
         if self.done:
@@ -96,7 +109,7 @@ class ResultStore:
         done_lines = [line for line in _complete_lines(self.done_path) if line.partition("\t")[0] in self.done]
         if self.done_path.exists() and sum(len(line) + 1 for line in done_lines) != self.done_path.stat().st_size:
             self._atomic_write(self.done_path, "".join(line + "\n" for line in done_lines))
-        for name, cols in TABLES.items():
+        for name, cols in self.tables.items():
             path = self.paths[name]
             if not path.exists():
                 continue
@@ -139,7 +152,7 @@ class ResultStore:
         for name, items in (("results", rows), ("curves", curves or [])):
             if not items:
                 continue
-            cols = TABLES[name]
+            cols = self.tables[name]
             buf = io.StringIO()
             w = csv.writer(buf, lineterminator="\n")
             for item in items:
@@ -152,7 +165,7 @@ class ResultStore:
 
     # -------------------------------------------------------------- reading
     def table(self, name: str = "results") -> pd.DataFrame:
-        return read_table(self.paths[name], TABLES[name])
+        return read_table(self.paths[name], self.tables[name])
 
     def export(self) -> list:
         """Write ``results.parquet`` next to the CSV when pyarrow/fastparquet is installed."""
@@ -179,14 +192,16 @@ def read_table(path, columns=RESULT_COLUMNS) -> pd.DataFrame:
     path = Path(path)
     if not path.exists() or path.stat().st_size == 0:
         return pd.DataFrame(columns=columns)
-    numeric = {"value", "fraction", "image", "step"}
     df = pd.read_csv(path, keep_default_na=False, na_values=[""],
-                     dtype={c: str for c in columns if c not in numeric})
-    for c in ("value", "fraction"):
+                     dtype={c: str for c in columns if c not in NUMERIC})
+    for c in columns:
+        if c not in df:
+            df[c] = np.nan if c in NUMERIC else ""
+    for c in NUMERIC - {"image"}:
         if c in df:
             df[c] = pd.to_numeric(df[c], errors="coerce")
     for c in df.columns:
-        if c not in numeric:
+        if c not in NUMERIC:
             df[c] = df[c].fillna("").astype(str)
     if "image" in df:  # dataset ids are ints for the built-in data, file stems for folders
         as_int = pd.to_numeric(df["image"], errors="coerce")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-METHODS = ("gradcam", "gradcampp", "scorecam", "layercam", "saliency")
+METHODS = ("grad_cam", "grad_cam_pp", "score_cam", "layer_cam", "saliency")
 
 
 class BaselineError(RuntimeError):
@@ -35,11 +35,11 @@ def _visualizer(name: str, model):
     # Gradient methods differentiate the logit (the softmax is replaced by a linear
     # activation on tf-keras-vis' own clone); Score-CAM scores softmax probabilities, as
     # in the paper and in tfcam, so its model is left as it is.
-    classes = {"gradcam": Gradcam, "gradcampp": GradcamPlusPlus, "layercam": Layercam,
-               "saliency": Saliency, "scorecam": Scorecam}
+    classes = {"grad_cam": Gradcam, "grad_cam_pp": GradcamPlusPlus, "layer_cam": Layercam,
+               "saliency": Saliency, "score_cam": Scorecam}
     if name not in classes:
         raise ValueError(f"no tf-keras-vis baseline {name!r}; known: {sorted(classes)}")
-    modifier = None if name == "scorecam" else ReplaceToLinear()
+    modifier = None if name == "score_cam" else ReplaceToLinear()
     try:
         return classes[name](model, model_modifier=modifier, clone=True)
     except Exception as e:

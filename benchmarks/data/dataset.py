@@ -77,7 +77,7 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_names)
 
-    def subset(self, index) -> "Dataset":
+    def subset(self, index) -> Dataset:
         index = np.asarray(index)
         return Dataset(
             images=self.images[index], labels=self.labels[index], masks=self.masks[index],

@@ -20,7 +20,9 @@ def initialize(model, init: str, seed: int = 0) -> int:
     zero biases; ``default``: leave Keras's initialization); returns the layers changed."""
     import keras
 
-    from tfcam.metrics import weighted_layers  # leaf layers in graph order, nested models opened
+    from tfcam.metrics import (
+        weighted_layers,  # leaf layers in graph order, nested models opened
+    )
 
     if init not in INITS:
         raise ValueError(f"unknown train.init {init!r}; choose one of {list(INITS)}")

@@ -8,8 +8,8 @@ data set's parameters, so changing any of them trains a new model and keeps the 
 from __future__ import annotations
 
 import hashlib
-import os
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +169,20 @@ def _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress, c
     return train, val, t, v
 
 
+def _deterministic_ops() -> None:
+    """TensorFlow's deterministic kernels (JAX's are deterministic on CPU already). Reached
+    through the backend Keras loaded (``tfcam.backend.NAME``), not imported here."""
+    import sys
+
+    from tfcam import backend
+    native = sys.modules.get(backend.NAME)
+    if backend.NAME == "tensorflow" and native is not None:
+        try:
+            native.config.experimental.enable_op_determinism()
+        except Exception:  # noqa: BLE001, S110 - already configured
+            pass
+
+
 def train_model(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: int,
                 out_dir: Path, progress: bool = True, log=print, cache_dir=None):
     """Train on the built-in data; write weights and info.json to ``out_dir``."""
@@ -177,11 +191,7 @@ def train_model(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: in
     seed = int(train_cfg.get("seed", 0))
     keras.utils.set_random_seed(seed)
     if train_cfg.get("deterministic", True):
-        try:
-            import tensorflow as tf
-            tf.config.experimental.enable_op_determinism()
-        except Exception:  # another backend, or already configured
-            pass
+        _deterministic_ops()
     t0 = time.perf_counter()
     train_spec, val_spec, train, val = _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress,
                                                           cache_dir or out_dir.parent.parent)
@@ -227,8 +237,11 @@ def train_model(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: in
 
 
 def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: int,
-                  cache_dir, progress: bool = True, log=print):
+                  cache_dir, progress: bool = True, log=print, model_config=None):
     """The model a config asks for, plus a :class:`ModelInfo`.
+
+    ``model_config(name)``: another model's config, for a model with ``same_weights_as``
+    (passed in, so that this module does not read the config store).
 
     ``weights: auto`` uses ImageNet weights when the file is there (``weights_path`` or the
     keras cache), else trains; ``imagenet`` insists on the file; ``train`` always trains;
@@ -236,7 +249,8 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
     """
     min_acc = float(train_cfg.get("min_accuracy", 0.0))
     if model_cfg.get("same_weights_as"):
-        return _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log)
+        return _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir,
+                             progress, log, model_config)
     mode = str(model_cfg.get("weights", "auto") or "auto")
     if mode == "random":
         import keras
@@ -281,15 +295,19 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
                             time.perf_counter() - t0, {"hash": key, "epochs": info.get("epochs")})
 
 
-def _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log):
+def _same_weights(model_cfg, train_cfg, data_cfg, image_size, num_classes, cache_dir, progress, log,
+                  model_config):
     """Another architecture view of a model: e.g. ``resnet_small`` rebuilt as a backbone nested
     in an outer model, or as a subclassed keras.Model. The weights are the named model's,
     copied layer by layer by name: a subclassed model lists its variables in the order its
     ``__init__`` made them, which need not be the flat model's."""
-    from benchmarks.configs import load_group
     from omegaconf import OmegaConf
+
     base_name = str(model_cfg.same_weights_as)
-    base_cfg = load_group("model", base_name)
+    if model_config is None:
+        raise ValueError(f"model {model_cfg.name} has same_weights_as={base_name}: pass "
+                         f"load_or_train(..., model_config=) to look that model's config up")
+    base_cfg = model_config(base_name)
     base_train = OmegaConf.merge(train_cfg, base_cfg.get("train") or {})
     base, info = load_or_train(base_cfg, base_train, data_cfg, image_size, num_classes, cache_dir, progress, log)
     model = zoo.build(model_cfg, image_size, num_classes)

@@ -22,7 +22,7 @@ class Settings:
     n_images: int = 16
     layers: list[str] | None = None          # null: the model's stages
     relevance_method: str | None = "relevance_cam"
-    ablation_method: str | None = "ablationcam"
+    ablation_method: str | None = "ablation_cam"
 
 
 def stage_layers(run) -> list:

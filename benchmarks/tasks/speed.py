@@ -45,9 +45,9 @@ class Settings:
     sweep_methods: list[str] | None = None  # timed at every batch size and precision (null: all)
     repeats: int = 3                # timed calls after the first (compiling) one; the median is reported
     perturbation_chunk: int = 64    # Score-CAM / Ablation-CAM / occlusion inputs per model call
-PERTURBATION_METHODS = ("scorecam", "ablationcam", "occlusion")
+PERTURBATION_METHODS = ("score_cam", "ablation_cam", "occlusion")
 # inputs per image of the gradient methods that run several (tfcam's defaults)
-PASSES_PER_IMAGE = {"smoothgrad": ("samples", 25), "integrated_gradients": ("steps", 32)}
+PASSES_PER_IMAGE = {"smooth_grad": ("samples", 25), "integrated_gradients": ("steps", 32)}
 
 
 def median_seconds(fn, repeats: int) -> float:
@@ -82,7 +82,8 @@ def _with_chunk(method_cfg, chunk: int):
     if (str(method_cfg.name) not in PERTURBATION_METHODS or str(method_cfg.library) != "tfcam"
             or "chunk_size" in (method_cfg.get("options") or {})):
         return method_cfg
-    return OmegaConf.merge(method_cfg, {"options": {"chunk_size": chunk}})
+    plain = OmegaConf.to_container(method_cfg, resolve=True)
+    return OmegaConf.create({**plain, "options": {**plain.get("options", {}), "chunk_size": chunk}})
 
 
 class Setting:

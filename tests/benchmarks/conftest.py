@@ -31,6 +31,9 @@ def cache_dir(tmp_path_factory):
 
 
 def compose(overrides=()):
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    import benchmarks.schema  # noqa: F401 - registers the config schemas
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=list(overrides))

@@ -51,7 +51,8 @@ def test_sweepable_overrides_compose():
 
 
 def test_launchers():
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher", reason="hydra-joblib-launcher (.[bench])")
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = hydra_compose("config", overrides=["hydra/launcher=joblib_local"], return_hydra_config=True)
@@ -78,8 +79,11 @@ def test_experiments_name_existing_members():
         cfg = compose([f"experiment={exp}"])
         assert set(cfg.models) <= models, exp
         assert set(cfg.get("methods", [])) <= methods, exp
-        for task, opts in cfg.tasks.items():
-            assert set((opts or {}).get("methods", [])) <= methods, (exp, task)
+        for rule in cfg.only:
+            for key in ("if_methods", "methods"):
+                assert set(rule.get(key) or []) <= methods, (exp, rule)
+            for key in ("if_models",):
+                assert set(rule.get(key) or []) <= models, (exp, rule)
 
 
 def test_small_model_layer_names_exist():
@@ -100,6 +104,7 @@ def test_small_model_layer_names_exist():
 @pytest.mark.parametrize("name", ["resnet_small", "vgg16"])
 def test_with_precision_copies_the_weights_into_a_bfloat16_model(name):
     import numpy as np
+
     from benchmarks.models import zoo
     cfg = OmegaConf.load(CONF / "model" / f"{name}.yaml")
     model = zoo.build(cfg, 32, 3)
@@ -135,24 +140,38 @@ def test_layer_choice_resolution():
 
 
 def test_plan_narrows_methods_and_layers():
-    from benchmarks.context import Context
+    from benchmarks import plan
     cfg = compose(["experiment=smoke"])
-    model_cfg = OmegaConf.load(CONF / "model" / "vgg_small.yaml")
-    ctx = Context(cfg=cfg, out=None, store=None, data=None, model_cfg=model_cfg, model=None, info=None,
-                  targets=None, predicted=None, class_labels=True, experiment="smoke")
-    plan = {(str(m.id), c) for m, c, _ in ctx.plan({})}
-    assert {("gradcam", "shallow"), ("gradcam", "mid"), ("gradcam", "last")} <= plan
-    assert ("gradcampp", "last") in plan and ("gradcampp", "shallow") not in plan  # method_layers
-    assert ("saliency", "input") in plan and ("gaussian", "input") in plan
-    layer_of = {(str(m.id), c): layer for m, c, layer in ctx.plan({})}
-    assert layer_of[("gradcam", "shallow")] == "block3_conv2_relu" and layer_of[("saliency", "input")] is None
-    nested = Context(cfg=cfg, out=None, store=None, data=None, model=None, info=None, targets=None,
-                     predicted=None, class_labels=True, experiment="smoke",
-                     model_cfg=OmegaConf.create({"name": "resnet_small_nested",
-                                                 "layers": {"shallow": "a", "mid": "b", "last": "c"}}))
-    assert {(str(m.id), c) for m, c, _ in nested.plan({})} == {
-        ("gradcam", "last"), ("relevance_cam", "last"), ("tkv_gradcam", "last"), ("tkv_saliency", "input")}
-    one = compose(["experiment=smoke", "method=scorecam", "layer=shallow"])
-    ctx1 = Context(cfg=one, out=None, store=None, data=None, model_cfg=model_cfg, model=None, info=None,
-                   targets=None, predicted=None, class_labels=True, experiment="smoke")
-    assert [(str(m.id), c) for m, c, _ in ctx1.plan({})] == [("scorecam", "shallow")]
+    model_cfg = compose(["model=vgg_small"]).model
+    items = plan.plan(cfg, model_cfg, "localization")
+    got = {(str(m.id), c) for m, c, _ in items}
+    assert {("grad_cam", "shallow"), ("grad_cam", "mid"), ("grad_cam", "last")} <= got
+    assert ("grad_cam_pp", "last") in got and ("grad_cam_pp", "shallow") not in got  # a layer rule
+    assert ("saliency", "input") in got and ("gaussian", "input") in got
+    layer_of = {(str(m.id), c): layer for m, c, layer in items}
+    assert layer_of[("grad_cam", "shallow")] == "block3_conv2_relu" and layer_of[("saliency", "input")] is None
+    assert {(str(m.id), c) for m, c, _ in plan.plan(cfg, model_cfg, "sanity")} == {
+        ("grad_cam", "last"), ("relevance_cam", "last"), ("tkv_grad_cam", "last")}
+    nested = OmegaConf.create({"name": "resnet_small_nested", "layers": {"shallow": "a", "mid": "b", "last": "c"}})
+    assert {(str(m.id), c) for m, c, _ in plan.plan(cfg, nested, "localization")} == {
+        ("grad_cam", "last"), ("relevance_cam", "last"), ("tkv_grad_cam", "last"), ("tkv_saliency", "input")}
+    known = ["localization", "faithfulness", "agreement", "sanity", "shattered_gradients", "speed"]
+    assert plan.tasks_for(cfg, "resnet_small_nested", known) == ["localization", "agreement"]
+    assert plan.tasks_for(cfg, "vgg_small", known) == known
+    one = compose(["experiment=smoke", "method=score_cam", "layer=shallow"])
+    assert [(str(m.id), c) for m, c, _ in plan.plan(one, model_cfg, "localization")] == [("score_cam", "shallow")]
+
+
+def test_schema_rejects_unknown_keys_and_methods_instantiate():
+    from hydra.errors import ConfigCompositionException
+    with pytest.raises(ConfigCompositionException):
+        compose(["metrics.localization.no_such_setting=1"])
+    with pytest.raises(ConfigCompositionException):
+        compose(["batch_size=many"])
+    cfg = compose(["method=gaussian"])
+    assert cfg.method._target_ == "benchmarks.explainers.build_explainer"
+    import numpy as np
+
+    from benchmarks.explainers import make_explainer
+    maps = make_explainer(cfg.method, None, None)(np.zeros((2, 8, 8, 3), "float32"), [0, 0], [0, 1])
+    assert maps.shape == (2, 8, 8)

@@ -15,8 +15,9 @@ def test_write_resume_and_repair(tmp_path):
     s.write("u2", rows("u2"), [{"task": "t", "image": 0, "curve": "deletion", "step": 0, "value": 1.0}])
     # a crash after the rows of u3 but before its done mark, and inside a row of u4
     with open(tmp_path / "results.csv", "a") as f:
-        f.write("x,t,a,d,u3,,,,0,m,,0.5,,u3\n")
-        f.write("x,t,a,d,u4,,,,0,m,,0.")
+        cols = len(s.tables["results"])
+        f.write(",".join(["x", "t", "a", "d", "u3", "", "", "", "0", "m", "0.5"] + [""] * (cols - 12) + ["u3"]) + "\n")
+        f.write("x,t,a,d,u4,,,,0,m,0.")
     s2 = ResultStore(tmp_path, {"x": 1}, log=lambda *_: None)
     assert s2.is_done("u1") and s2.is_done("u2") and not s2.is_done("u3")
     t = s2.table()
@@ -49,9 +50,10 @@ def test_no_resume_and_error_retry(tmp_path):
 
 
 def test_values_round_trip(tmp_path):
-    s = ResultStore(tmp_path, {}, log=lambda *_: None)
-    s.write("u", [{"task": "t", "metric": "m", "value": 0.1 + 0.2, "image": 3, "param": "a:1:b"},
+    from benchmarks.results import result_columns
+    s = ResultStore(tmp_path, {}, log=lambda *_: None, columns=result_columns(["mode"]))
+    s.write("u", [{"task": "t", "metric": "m", "value": 0.1 + 0.2, "image": 3, "mode": "a:1,b"},
                   {"task": "t", "metric": "error", "error": 'quote " and, comma', "image": -1}])
     t = s.table()
     assert t.value.iloc[0] == 0.1 + 0.2 and pd.isna(t.value.iloc[1])
-    assert t.error.iloc[1] == 'quote " and, comma' and t.param.iloc[0] == "a:1:b"
+    assert t.error.iloc[1] == 'quote " and, comma' and t["mode"].iloc[0] == "a:1,b"

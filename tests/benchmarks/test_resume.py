@@ -13,7 +13,7 @@ from benchmarks import api, results
 from benchmarks.app import run
 from tests.benchmarks.conftest import compose, tiny_overrides
 
-KEY = ["task", "model", "method", "layer_choice", "image", "metric", "param"]
+KEY = ["task", "model", "method", "layer_choice", "image", "metric", "first_image"]
 
 
 class Killed(BaseException):
@@ -28,7 +28,7 @@ def stand_in(kill_at=None):
         if kill_at is not None and calls["n"] == kill_at:
             raise Killed()
         x = np.asarray(images, np.float32).mean(-1)
-        x = x if method == "gradcam" else 1.0 - x
+        x = x if method == "grad_cam" else 1.0 - x
         lo, hi = x.min(axis=(1, 2), keepdims=True), x.max(axis=(1, 2), keepdims=True)
         return types.SimpleNamespace(maps=(x - lo) / np.maximum(hi - lo, 1e-6))
 
@@ -39,13 +39,13 @@ def stand_in(kill_at=None):
 def cfg(cache_dir):
     pytest.importorskip("tfcam.metrics")
     return compose(tiny_overrides([
-        "experiment=layers", "methods=[gradcam,layercam,gaussian]", "layers=[mid,last]",
+        "experiment=layers", "methods=[grad_cam,layer_cam,gaussian]", "layers=[mid,last]",
         f"cache_dir={cache_dir}", "report.figures=false",
     ]))
 
 
 def test_interrupted_run_resumes_without_duplicates_or_losses(cfg, tmp_path, monkeypatch):
-    quiet = lambda *a, **k: None  # noqa: E731
+    quiet = lambda *a, **k: None
     with api.use(stand_in()):
         run(cfg, tmp_path / "reference", log=quiet)
     reference = results.read_table(tmp_path / "reference" / "results.csv")
@@ -77,7 +77,7 @@ def test_interrupted_run_resumes_without_duplicates_or_losses(cfg, tmp_path, mon
         run(cfg, out, log=quiet)
     final = results.read_table(out / "results.csv")
     assert not final.duplicated(KEY).any(), "no duplicate row"
-    reference = reference[reference.task != "model"]  # its param says trained/cached
+    reference = reference[reference.task != "model"]  # its weights say trained/cached
     final_rows = final[final.task != "model"]
     assert (final.task == "model").sum() == 2  # val and eval accuracy, once
     ref_keys = set(map(tuple, reference[KEY].astype(str).values))

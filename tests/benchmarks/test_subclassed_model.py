@@ -54,7 +54,7 @@ def test_views_with_the_flat_weights_give_the_flat_outputs(models, view):
     np.testing.assert_allclose(np.asarray(views[view](x)), np.asarray(flat(x)), atol=1e-5)
 
 
-@pytest.mark.parametrize("method", ["gradcam", "relevance_cam"])
+@pytest.mark.parametrize("method", ["grad_cam", "relevance_cam"])
 @pytest.mark.parametrize("choice", ["shallow", "last"])
 def test_tfcam_maps_on_the_subclassed_model_equal_the_flat_models(models, method, choice):
     import tfcam
@@ -85,20 +85,21 @@ def test_with_precision_copies_the_subclassed_model(models):
 
 def test_summary_compares_each_view_with_its_base_on_localization_metrics_only():
     import pandas as pd
-    from benchmarks import report
+
+    from benchmarks.report import findings
     rows = []
     for model, seconds in (("resnet_small", 0.03), ("resnet_small_nested", 0.05),
                            ("resnet_small_subclassed", 0.09)):
-        base = {"task": "localization", "model": model, "method": "gradcam", "library": "tfcam",
+        base = {"task": "localization", "model": model, "method": "grad_cam", "library": "tfcam",
                 "layer_choice": "last", "error": ""}
         rows += [{**base, "image": i, "metric": "iou", "value": 0.1 * i} for i in range(3)]
         rows.append({**base, "image": -1, "metric": "explain_seconds_per_image", "value": seconds})
-    rows.append({"task": "localization", "model": "resnet_small_subclassed", "method": "tkv_gradcam",
+    rows.append({"task": "localization", "model": "resnet_small_subclassed", "method": "tkv_grad_cam",
                  "library": "tf-keras-vis", "layer_choice": "last", "image": 0, "metric": "error",
                  "value": float("nan"), "error": "BaselineError: no output_names"})
-    text = "\n".join(report.findings(pd.DataFrame(rows)))
+    text = "\n".join(findings.findings(pd.DataFrame(rows)))
     assert ("tfcam on **resnet_small_subclassed** (the resnet_small weights in a subclassed keras.Model "
             "with custom block layers) reproduces its localization numbers on resnet_small: "
             "largest difference 0 over 3 values") in text
     assert "**resnet_small_nested** (the resnet_small weights, its backbone nested" in text
-    assert "tf-keras-vis **failed** for tkv_gradcam on resnet_small_subclassed (last)" in text
+    assert "tf-keras-vis **failed** for tkv_grad_cam on resnet_small_subclassed (last)" in text

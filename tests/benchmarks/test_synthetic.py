@@ -94,6 +94,7 @@ def test_spec_validation():
 
 def test_folder_loader_voc_and_csv(tmp_path):
     from skimage import io
+
     from benchmarks.data.folder import load_folder
     (tmp_path / "images").mkdir()
     (tmp_path / "annotations").mkdir()
@@ -122,12 +123,15 @@ def test_folder_loader_voc_and_csv(tmp_path):
 def test_folder_dataset_runs_through_the_app(tmp_path, cache_dir):
     """A user's folder (VOC boxes) goes through the same runner; targets are the model's top-1."""
     pytest.importorskip("tfcam.metrics")
+    import importlib
+    import types
+
     from skimage import io
+
     from benchmarks import api
     from benchmarks.app import run
     from benchmarks.results import read_table
     from tests.benchmarks.conftest import compose, tiny_overrides
-    import types, importlib
     root = tmp_path / "voc"
     (root / "images").mkdir(parents=True)
     d = generate(SyntheticSpec(image_size=48, n_images=4, seed=9))
@@ -140,7 +144,7 @@ def test_folder_dataset_runs_through_the_app(tmp_path, cache_dir):
             f"</object></annotation>")
     base = [o for o in tiny_overrides() if not o.startswith("dataset")]
     cfg = compose(base + ["experiment=localization", "dataset=folder", f"dataset.root={root}",
-                          "dataset.image_size=32", "methods=[gradcam,gaussian]", "layers=[last]",
+                          "dataset.image_size=32", "methods=[grad_cam,gaussian]", "layers=[last]",
                           f"cache_dir={cache_dir}", "report.figures=false"])
 
     def explain(model, images, method, layer=None, targets=None, **kw):
@@ -151,7 +155,7 @@ def test_folder_dataset_runs_through_the_app(tmp_path, cache_dir):
         run(cfg, tmp_path / "out", log=lambda *a, **k: None)
     t = read_table(tmp_path / "out" / "results.csv")
     pg = t[(t.metric == "pointing_game")]
-    assert set(pg.method) == {"gradcam", "gaussian"} and len(pg) == 8
+    assert set(pg.method) == {"grad_cam", "gaussian"} and len(pg) == 8
     import pandas as pd
     ids = pd.read_csv(tmp_path / "out" / "images.csv").set_index("image").id
     assert {ids[i] for i in pg.image} == {f"im{i}" for i in range(4)}

@@ -1,0 +1,92 @@
+"""The sections of summary.md, one per task (``SECTIONS``, in the summary's order); each
+reads its task's rows, typed columns included, and returns markdown blocks."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.report import speed as speed_section
+from benchmarks.report.common import TASK_METRICS, md_table
+from benchmarks.report.stats import metric_table, win_percent
+
+
+def models(results: pd.DataFrame) -> list:
+    models = results[results.task == "model"]
+    if models.empty:
+        return []
+    rows = []
+    for name, g in models.groupby("model", sort=False):
+        get = lambda m: g[g.metric == m].value.iloc[0] if (g.metric == m).any() else np.nan
+        skipped = g[g.metric == "not_accurate_enough"]
+        rows.append({"model": name, "weights": g.weights.iloc[0],
+                     "val accuracy": f"{get('val_accuracy'):.3f}" if np.isfinite(get("val_accuracy")) else "–",
+                     "accuracy on these images (single-class)": f"{get('eval_accuracy'):.3f}" if np.isfinite(get("eval_accuracy")) else "–",
+                     "status": (f"NOT ACCURATE ENOUGH: {skipped.error.iloc[0]} ({skipped.on_inaccurate.iloc[0]})"
+                                if len(skipped) else "explained")})
+    return ["## Models\n", md_table(pd.DataFrame(rows))]
+
+
+def _metric_section(results: pd.DataFrame, task: str) -> list:
+    table = metric_table(results, task, TASK_METRICS[task], win_percent(results) if task == "faithfulness" else None)
+    return [] if table.empty else [f"## {task.capitalize()} (mean ± std over images)\n", md_table(table)]
+
+
+def localization(results: pd.DataFrame) -> list:
+    return _metric_section(results, "localization")
+
+
+def faithfulness(results: pd.DataFrame) -> list:
+    parts = _metric_section(results, "faithfulness")
+    if parts and not win_percent(results).empty:
+        parts.append("Win %: share of images where the method has the lowest Average Drop among the methods "
+                     "at that layer (input-space and reference maps compete at every layer; one value per layer "
+                     "for those).\n")
+    return parts
+
+
+def agreement(results: pd.DataFrame) -> list:
+    agree = results[(results.task == "agreement") & (results.metric == "spearman_vs_tfcam")]
+    if agree.empty:
+        return []
+    t = agree.groupby(["model", "method", "counterpart", "layer_choice"]).value.agg(["mean", "std", "median", "count"]).reset_index()
+    t = t.rename(columns={"counterpart": "tfcam counterpart", "count": "n"})
+    for c in ("mean", "std", "median"):
+        t[c] = t[c].map(lambda v: f"{v:.3f}")
+    return ["## Agreement: tf-keras-vis vs tfcam (Spearman rank correlation of the maps)\n", md_table(t)]
+
+
+def sanity(results: pd.DataFrame) -> list:
+    san = results[(results.task == "sanity") & (results.metric != "error")]
+    if san.empty:
+        return []
+    san = san.assign(step=san.step.astype(int))
+    last = san[san.step == san.groupby(["model", "method", "layer_choice", "mode"]).step.transform("max")]
+    t = last.groupby(["model", "method", "layer_choice", "mode", "metric"]).value.mean().unstack("metric").reset_index()
+    for c in t.columns[4:]:
+        t[c] = t[c].map(lambda v: f"{v:.3f}")
+    return ["## Sanity checks: similarity to the trained model's maps at the last randomization step\n",
+            "Lower is better (a method should depend on the weights). Cascading: all listed layers "
+            "randomized; independent: the bottom layer alone.\n", md_table(t)]
+
+
+def shattered_gradients(results: pd.DataFrame) -> list:
+    shat = results[(results.task == "shattered_gradients") & (results.metric != "error")]
+    if shat.empty:
+        return []
+    t = shat.groupby(["model", "layer", "metric"]).value.mean().unstack("metric").reset_index()
+    order = {ln: i for i, ln in enumerate(dict.fromkeys(shat.layer))}
+    t = t.sort_values(["model", "layer"], key=lambda s: s.map(order) if s.name == "layer" else s)
+    for c in t.columns[2:]:
+        t[c] = t[c].map(lambda v: f"{v:.3f}")
+    return ["## Shattered gradients per layer (means over images)\n", md_table(t),
+            "At a layer that feeds global average pooling directly, the gradient is the same at every "
+            "position (autocorrelation reported as 0, sign coherence 1): that layer's row says nothing "
+            "about shattering.\n"]
+
+
+def speed(results: pd.DataFrame) -> list:
+    return speed_section.markdown(results, md_table)
+
+
+SECTIONS = {"localization": localization, "faithfulness": faithfulness, "agreement": agreement,
+            "sanity": sanity, "shattered_gradients": shattered_gradients, "speed": speed}

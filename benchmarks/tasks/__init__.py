@@ -1,0 +1,22 @@
+"""The tasks, one module each, registered here. A task module has ``name``, ``family``,
+``record_errors``, ``columns``, a ``Settings`` dataclass (its settings: ``metrics.<name>``),
+``units(run)`` and ``evaluate(run, unit, inputs)`` (the protocol
+:class:`benchmarks.driver.Task`); :mod:`benchmarks.driver` runs them. A new task is a module
+like these and a line below. ``PROVIDERS``: the inputs units share (``Unit.inputs``)."""
+from benchmarks import maps
+from benchmarks.results import result_columns
+from benchmarks.tasks import (
+    agreement,
+    faithfulness,
+    localization,
+    sanity,
+    shattered_gradients,
+    speed,
+)
+
+TASKS = {t.name: t for t in (localization, faithfulness, agreement, sanity, shattered_gradients, speed)}
+PROVIDERS = {"maps": maps.provide}
+COLUMNS = tuple(dict.fromkeys(c for t in TASKS.values() for c in t.columns))
+RESULT_COLUMNS = result_columns(COLUMNS)
+
+__all__ = ["COLUMNS", "PROVIDERS", "RESULT_COLUMNS", "TASKS"]

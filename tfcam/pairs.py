@@ -10,16 +10,17 @@ from __future__ import annotations
 import numpy as np
 
 
-def select_channels(spans: np.ndarray, means: np.ndarray, max_channels: int | None):
+def select_channels(spans: np.ndarray, ranks: np.ndarray, max_channels: int | None):
     """Boolean (N, K): channels worth a model call.
 
     Constant channels (max == min) are skipped: their normalized mask is all zeros.
-    With `max_channels`, only the `max_channels` channels of highest mean activation are
-    kept per image (Faster Score-CAM).
+    With `max_channels`, only the `max_channels` non-constant channels of highest `ranks`
+    (N, K) are kept per image (Faster Score-CAM; the ranks are the channels' mean or
+    standard deviation of activation, see `ScoreCAM`); ties go to the lower channel index.
     """
     keep = spans > 0
     if max_channels is not None and max_channels < keep.shape[1]:
-        ranked = np.where(keep, means, -np.inf)
+        ranked = np.where(keep, ranks, -np.inf)
         top = np.argsort(-ranked, axis=1, kind="stable")[:, :max_channels]
         limited = np.zeros_like(keep)
         np.put_along_axis(limited, top, True, axis=1)

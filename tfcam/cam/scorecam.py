@@ -1,8 +1,19 @@
 """Score-CAM (Wang et al., 2020).
 
 m_k = Up(A^k); s_k = softmax(f(X * minmax(m_k)))_c; map ReLU(sum_k s_k m_k), then minmax.
-Constant channels are skipped; `max_channels=N` keeps the N channels of highest mean
-activation (Faster Score-CAM). Masked inputs are evaluated `chunk_size` at a time.
+Constant channels are skipped. `max_channels=N` keeps, per image, the N channels ranked
+highest by `channel_ranking` (Faster Score-CAM):
+
+* "mean" (default): the channel's mean activation over the layer's spatial axes;
+* "std": its population standard deviation (ddof=0) over the layer's spatial axes, on the
+  layer's activations cast to float32, before any upsampling. This is tf-keras-vis 0.8.7's
+  `Scorecam(max_N=N)` ranking (`tf.math.reduce_std(penultimate_output, axis=spatial)`, then
+  `tf.math.top_k`) and the "large variance" idea of Faster Score-CAM (tabayashi0117).
+  tf-keras-vis then gathers the *union* of the images' top-N channels for every image of its
+  batch; here each image keeps its own N (the same on a batch of one).
+
+Ties go to the lower channel index (as `tf.math.top_k`). Masked inputs are evaluated
+`chunk_size` at a time.
 
 On a model with several inputs one input is masked, the others go in unchanged: the input
 chosen with `input=`, by default the first input with the layer's spatial rank.
@@ -21,17 +32,23 @@ from tfcam.pairs import select_channels
 from tfcam.perturbation import Pairs, PerturbationMethod
 from tfcam.registry import register
 
+CHANNEL_RANKINGS = ("mean", "std")
+
 
 @register("score_cam", aliases=("scorecam",))
 class ScoreCAM(PerturbationMethod):
     pair_name = "masked_scores"
 
     def __init__(self, model, layer=None, *, max_channels: int | None = None,
-                 chunk_size: int | None = None, **kwargs):
+                 channel_ranking: str = "mean", chunk_size: int | None = None, **kwargs):
+        if channel_ranking not in CHANNEL_RANKINGS:
+            raise ValueError(f"channel_ranking must be one of {list(CHANNEL_RANKINGS)} (how "
+                             f"max_channels ranks channels), got {channel_ranking!r}")
         super().__init__(model, layer, chunk_size=chunk_size, **kwargs)
         if max_channels is not None and max_channels < 1:
             raise ValueError(f"max_channels must be a positive int or None, got {max_channels}")
         self.max_channels = max_channels
+        self.channel_ranking = channel_ranking
 
     def forward(self, images, indices):
         program, spec = self.program, self.spec
@@ -41,11 +58,12 @@ class ScoreCAM(PerturbationMethod):
         acts = ops.cast(env[self.tap.key], "float32")
         axes = spatial_axes(acts)
         spans = ops.max(acts, axis=axes) - ops.min(acts, axis=axes)
-        return {"acts": acts, "spans": spans, "means": ops.mean(acts, axis=axes),
+        rank = ops.std if self.channel_ranking == "std" else ops.mean  # population std
+        return {"acts": acts, "spans": spans, "ranks": rank(acts, axis=axes),
                 "scores": scores, "targets": resolved}
 
     def pairs(self, images, forward, part):
-        keep = select_channels(np.asarray(forward["spans"]), np.asarray(forward["means"]),
+        keep = select_channels(np.asarray(forward["spans"]), np.asarray(forward["ranks"]),
                                self.max_channels)
         channel_maps = ops.moveaxis(forward["acts"], -1, 1)  # (N, K, *spatial): a map each
         # Images go to the device once, not once per chunk.

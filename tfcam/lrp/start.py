@@ -7,9 +7,14 @@ For a class target c over C classes (logits S, ŷ = softmax(S)):
 | "one_hot" | `e_c` |
 | "logit" | `e_c · S_c` (relevance in the units of the score) |
 | "clrp" | `+1` at c, `−1/C` elsewhere (contrastive LRP, as in Relevance-CAM) |
+| "clrp_zero_sum" | `+1` at c, `−1/(C−1)` elsewhere: the vector sums to zero |
 | "sglrp" | `ŷ_c (1 − ŷ_c)` at c, `−ŷ_c ŷ_n` elsewhere (softmax-gradient LRP) |
 
-LRP is linear in the starting vector, so every variant is one backward pass.
+LRP is linear in the starting vector, so every variant is one backward pass. "clrp" is the
+Relevance-CAM authors' code: the others together get `−(C−1)/C`, so the start sums to
+`1/C` and a class-independent part of the relevance (what every class shares) is left in.
+"clrp_zero_sum" gives the target exactly what the mean of the other classes takes away:
+target minus the average other class, so relevance shared by all classes cancels.
 
 For a callable target `score(outputs) -> (N,)` the walk starts at every model output `y`
 with `y ⊙ ∂score/∂y` ("one_hot" and "logit"; the score's own decomposition when it is a
@@ -22,7 +27,7 @@ from keras import ops
 
 from tfcam import backend, targets
 
-STARTS = ("one_hot", "logit", "clrp", "sglrp")
+STARTS = ("one_hot", "logit", "clrp", "clrp_zero_sum", "sglrp")
 
 
 def check_start(start: str) -> str:
@@ -41,6 +46,8 @@ def start_vector(start: str, logits, indices):
         return one_hot * logits
     if start == "clrp":
         return one_hot - (1.0 - one_hot) / num_classes
+    if start == "clrp_zero_sum":
+        return one_hot - (1.0 - one_hot) / max(num_classes - 1, 1)
     if start == "sglrp":
         probs = ops.softmax(logits, axis=-1)
         p_c = ops.sum(probs * one_hot, axis=-1, keepdims=True)

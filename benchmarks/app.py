@@ -34,6 +34,18 @@ def load_dataset(dcfg, progress: bool = False):
     raise ValueError(f"unknown dataset kind {kind!r} (synthetic, folder)")
 
 
+def validate(cfg) -> None:
+    """Fail on what would fail later, before any work: unknown tasks, models or methods (their
+    configs are composed and resolved into each model's plan), an unknown class to explain."""
+    plan.tasks_for(cfg, "", list(TASKS))
+    for model_cfg in plan.model_configs(cfg):
+        for task in plan.tasks_for(cfg, str(model_cfg.name), list(TASKS)):
+            plan.plan(cfg, model_cfg, task)
+    targets = str(cfg.dataset.get("targets", "label"))
+    if targets not in ("label", "predicted"):
+        raise ValueError(f"dataset.targets must be label or predicted; received {targets!r}")
+
+
 def fingerprint(cfg) -> dict:
     """What the meaning of recorded rows depends on (not the lists of methods or layers:
     adding a method to a finished run computes just that method)."""
@@ -74,12 +86,14 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     progress = bool(cfg.get("progress", True))
-    plan.tasks_for(cfg, "", list(TASKS))  # unknown task names fail here, before any work
     experiment = str(cfg.get("experiment", {}).get("name", "custom"))
+    # Everything that can be checked is checked before the store may retire the folder's
+    # earlier results (a changed configuration renames them *.stale-<time>).
+    validate(cfg)
+    data = load_dataset(cfg.dataset, progress)
     store = ResultStore(out, fingerprint(cfg), resume=bool(cfg.get("resume", True)), log=log,
                         retry_errors=bool(cfg.get("retry_errors", True)), columns=result_columns(COLUMNS))
     (out / "run_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    data = load_dataset(cfg.dataset, progress)
     _save_reference_images(out, data, int(cfg.get("report", {}).get("n_images", 4)))
     log(f"[tfcam-bench] {experiment}: {len(data)} images of {data.image_size} from {data.name}; "
         f"tasks {list(cfg.tasks)}; output {out}")
@@ -96,13 +110,16 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         model = with_precision(model_cfg, model, str(cfg.get("precision") or "float32"), info)
         probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
         predicted = probs.argmax(-1)
+        # dataset.targets: label (the data's classes) or predicted (the top-1); a model with
+        # ImageNet weights, or data without labels, is explained for its prediction
         class_labels = synthetic and info.source != "imagenet" \
             and str(cfg.dataset.get("targets", "label")) == "label" and (data.labels >= 0).all()
         targets = data.labels.copy() if class_labels else predicted.copy()
+        targets_kind = "label" if class_labels else "predicted"
         unit = f"model|{model_cfg.name}|-|-|info"
         base = {"experiment": experiment, "task": "model", "model": str(model_cfg.name),
                 "dataset": data.name, "method": "", "library": "", "layer_choice": "", "layer": "",
-                "image": -1}
+                "image": -1, "targets": targets_kind}
         if not store.is_done(unit):
             rows = [{**base, "metric": "val_accuracy", "weights": info.source,
                      "value": np.nan if info.accuracy is None else info.accuracy}]
@@ -126,7 +143,8 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
                 continue
         ctx = Context(cfg=cfg, out=out, store=store, data=data, model_cfg=model_cfg, model=model,
                       info=info, targets=targets.astype(np.int64), predicted=predicted,
-                      class_labels=bool(class_labels), experiment=experiment, log=log)
+                      class_labels=bool(class_labels), experiment=experiment, targets_kind=targets_kind,
+                      log=log)
         names = plan.tasks_for(cfg, ctx.model_name, list(TASKS))
         ctx.cache["tasks"] = names
         from tqdm.auto import tqdm

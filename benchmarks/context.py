@@ -26,6 +26,7 @@ class Context:
     predicted: np.ndarray        # (N,) the model's top-1 class
     class_labels: bool           # targets are the data set's classes (class sensitivity applies)
     experiment: str
+    targets_kind: str = "label"  # the ``targets`` column: label | predicted (benchmarks.schema.Targets)
     log: object = print
     cache: dict = field(default_factory=dict)   # what a task keeps across its units
     _explainers: dict = field(default_factory=dict)
@@ -63,7 +64,7 @@ class Context:
                 "dataset": self.data.name,
                 "method": "" if method_cfg is None else str(method_cfg.id),
                 "library": "" if method_cfg is None else str(method_cfg.library),
-                "layer_choice": layer_choice, "layer": layer or "", **columns}
+                "layer_choice": layer_choice, "layer": layer or "", "targets": self.targets_kind, **columns}
 
     def explainer(self, method_cfg, layer, model=None):
         """Explainers are built once per (method, layer) and reused across batches; a failure

@@ -11,8 +11,9 @@ then is the unit's key appended to ``done.txt``. On a rerun into the same folder
 so an interrupted run resumes losing at most the unit in flight, with no duplicate row.
 A unit that recorded an error (``done.txt`` line ``<unit>\terror``) is retried on the next
 run unless ``retry_errors=False``: the error may have been fixed since.
-A run whose configuration fingerprint differs from the folder's starts afresh (the old
-files are renamed ``*.stale-<time>``).
+A run whose configuration fingerprint differs from the folder's, or whose table has other
+columns than the folder's (a newer version of the benchmark), starts afresh (the old files are
+renamed ``*.stale-<time>``).
 """
 from __future__ import annotations
 
@@ -28,15 +29,18 @@ import pandas as pd
 
 KEY_COLUMNS = ["experiment", "task", "model", "dataset", "method", "library", "layer_choice",
                "layer", "image", "metric"]
-# Typed columns some rows fill (empty elsewhere): the model rows' ``weights`` (imagenet |
+# Typed columns some rows fill (empty elsewhere): ``targets``, the class every row of a model
+# explains (label | predicted: ``dataset.targets``, or predicted where the model has no
+# labels to follow, see benchmarks.schema.Targets); the model rows' ``weights`` (imagenet |
 # trained | cached | random, "cached (resnet_small)" for a view) and ``on_inaccurate``; the
 # tasks' own (``Task.columns``: benchmarks.tasks.COLUMNS).
+RUN_COLUMNS = ["targets"]
 MODEL_COLUMNS = ["weights", "on_inaccurate"]
 NUMERIC = {"value", "fraction", "image", "step", "batch_size", "n_images", "first_image"}
 
 
 def result_columns(task_columns=()) -> list:
-    extra = [c for c in dict.fromkeys([*MODEL_COLUMNS, *task_columns]) if c not in KEY_COLUMNS]
+    extra = [c for c in dict.fromkeys([*RUN_COLUMNS, *MODEL_COLUMNS, *task_columns]) if c not in KEY_COLUMNS]
     return [*KEY_COLUMNS, "value", "error", *extra, "unit"]
 
 
@@ -78,6 +82,11 @@ class ResultStore:
         if resume and old is not None and old != fingerprint:
             log(f"[tfcam-bench] {self.folder}: configuration changed since the last run; starting afresh")
             resume = False
+        header = self._header("results")
+        if resume and header is not None and header != self.tables["results"]:
+            log(f"[tfcam-bench] {self.folder}: results.csv has other columns than this version writes; "
+                "starting afresh")
+            resume = False
         if not resume:
             self._retire()
         self.fingerprint_path.write_text(json.dumps(fingerprint, indent=1, sort_keys=True))
@@ -97,6 +106,11 @@ class ResultStore:
                 _fsync_append(self.paths[name], ",".join(cols) + "\n")
         if self.done:
             log(f"[tfcam-bench] resuming in {self.folder}: {len(self.done)} finished items are kept")
+
+    def _header(self, name: str) -> list | None:
+        """The columns of the folder's table ``name`` (None: no table, or not even a header)."""
+        lines = _complete_lines(self.paths[name])
+        return next(csv.reader(lines[:1]), None) if lines else None
 
     def _retire(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")

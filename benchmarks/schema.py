@@ -18,6 +18,7 @@ architecture keys a member has (``benchmarks.models.train.config_hash``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, make_dataclass
+from enum import StrEnum
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -62,6 +63,16 @@ class ModelConfig:
     train: dict[str, Any] = field(default_factory=dict)   # overrides of conf/train
 
 
+class Targets(StrEnum):
+    """The class each image is explained for (``dataset.targets``, the ``targets`` column):
+    ``label``, the data's class (the localization papers' protocol: the ground truth whose
+    object the masks outline); ``predicted``, the model's top-1 class (Grad-CAM++'s Average
+    Drop / Increase in Confidence protocol, and RISE's). A model with ImageNet weights, or a
+    data set without labels (a user's folder), is always explained for its prediction."""
+    label = "label"
+    predicted = "predicted"
+
+
 @dataclass
 class DatasetConfig:
     """``conf/dataset/<name>.yaml``: the built-in data (``kind: synthetic``, the fields of
@@ -69,7 +80,7 @@ class DatasetConfig:
     kind: str = "synthetic"
     name: str = "???"
     image_size: int = 64
-    targets: str = "label"  # label (the data's classes) | predicted (the model's top-1)
+    targets: Targets = Targets.label  # label (the data's classes) | predicted (the model's top-1)
     # synthetic
     num_classes: int | None = None
     n_images: int | None = None

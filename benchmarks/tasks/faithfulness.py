@@ -11,13 +11,16 @@ name = "faithfulness"
 family = maps.FAMILY
 record_errors = True
 columns = ("first_image", "n_images")
+CURVES = ("deletion", "insertion")
 
 
 @dataclass
 class Settings:
     average_drop: bool = True
     increase_in_confidence: bool = True
-    deletion_steps: int = 16           # points of the deletion and insertion curves
+    # Steps of each curve (0: not computed): each moves ceil(H·W / steps) pixels, so 224 steps
+    # are RISE's 224 pixels per step at 224×224 and the same fraction of a smaller image.
+    deletion_steps: int = 16
     insertion_steps: int = 16
     n_images: int | None = None     # null: every image
 
@@ -48,10 +51,13 @@ def evaluate(run, unit, inputs) -> Output:
         if s.get("increase_in_confidence", True):
             original, masked = drop.extras["original"], drop.extras["masked"]
             add("increase_in_confidence", 100.0 * (original < masked))
-    steps = int(s.get("deletion_steps", 16))
-    if steps:
-        curve_base = {k: base[k] for k in ("task", "model", "method", "library", "layer_choice", "layer")}
-        for res in m.deletion_insertion(run.model, images, batch, targets, steps=steps):
+    steps = {c: int(s.get(f"{c}_steps", 16) or 0) for c in CURVES}
+    wanted = [c for c in CURVES if steps[c]]
+    # one pass over both curves when their step counts agree
+    groups = [tuple(wanted)] if len({steps[c] for c in wanted}) == 1 else [(c,) for c in wanted]
+    curve_base = {k: base[k] for k in ("task", "model", "method", "library", "layer_choice", "layer")}
+    for which in groups:
+        for res in m.deletion_insertion(run.model, images, batch, targets, steps=steps[which[0]], which=which):
             add(res.name, res.values)
             fraction = res.extras["fraction"]
             for i, curve in zip(idx, res.curves):

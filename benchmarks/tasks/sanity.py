@@ -1,8 +1,15 @@
 """Sanity checks (Adebayo et al.): cascading and independent parameter randomization.
 
 Each step explains a randomized *clone* with an explainer built afresh for it, and compares
-the maps with the trained model's (Spearman of |map| and signed map, SSIM, HOG). A method
-whose similarity stays high while the weights are destroyed fails the check.
+the maps with the trained model's. A method whose similarity stays high while the weights are
+destroyed fails the check. As in the paper, the maps are compared signed and in absolute value:
+
+* ``spearman``: Spearman rank correlation of each method's *signed* map
+  (:func:`benchmarks.explainers.signed_maps`: the Grad-CAM family before its ReLU, the signed
+  gradient, Input×Gradient / Integrated Gradients / LRP / Relevance-CAM's raw map ...; the
+  tf-keras-vis methods give only their [0, 1] maps, so theirs equals ``spearman_abs``);
+* ``spearman_abs``, ``ssim``, ``hog_spearman``: on the maps every task uses (in [0, 1], the
+  method's own normalization of its absolute or positive evidence).
 """
 from __future__ import annotations
 
@@ -12,12 +19,14 @@ import numpy as np
 
 from benchmarks import api
 from benchmarks.driver import Output, Unit
-from benchmarks.explainers import make_explainer, unit_maps
+from benchmarks.explainers import make_explainer, signed_maps, unit_maps
 
 name = "sanity"
 family = name
 record_errors = True
 columns = ("mode", "step", "randomized_layer")
+UNIT_SIMILARITIES = ("spearman_abs", "ssim", "hog_spearman")   # on the [0, 1] maps
+SIGNED = "spearman"                                              # on the signed maps
 
 
 @dataclass
@@ -68,10 +77,24 @@ def evaluate(run, unit, inputs) -> Output:
         run.cache["sanity_layers"] = randomized_layers(run.model, s.get("max_steps"))
     bs = int(run.cfg.get("batch_size", 16))
 
-    def explain_fn(model, x, t):
-        return unit_maps(make_explainer(method_cfg, model, layer, bs)(x, np.asarray(t), idx), len(x), x.shape[1:3])
+    signed = []   # the signed maps of each call: the trained model's, then one per step
 
-    frame = api.metrics().randomization_test(run.model, images, explain_fn, targets=targets, mode=mode,
-                                             layers=run.cache["sanity_layers"], seed=int(run.cfg.get("seed", 0)))
-    return Output([{**unit.row, "image": int(idx[r.image]), "metric": str(r.metric), "step": int(r.step),
-                    "randomized_layer": str(r.layer), "value": float(r.value)} for r in frame.itertuples()])
+    def explain_fn(model, x, t):
+        explainer = make_explainer(method_cfg, model, layer, bs)
+        maps = unit_maps(explainer(x, np.asarray(t), idx), len(x), x.shape[1:3])
+        signed.append(np.nan_to_num(signed_maps(explainer, model, layer, x, t, maps)))
+        return maps
+
+    metrics = api.metrics()
+    frame = metrics.randomization_test(run.model, images, explain_fn, targets=targets, mode=mode,
+                                       layers=run.cache["sanity_layers"], seed=int(run.cfg.get("seed", 0)),
+                                       metrics=UNIT_SIMILARITIES)
+    rows = []
+    for r in frame.itertuples():
+        row = {**unit.row, "image": int(idx[r.image]), "step": int(r.step), "randomized_layer": str(r.layer)}
+        rows.append({**row, "metric": str(r.metric), "value": float(r.value)})
+        if r.metric == UNIT_SIMILARITIES[0]:  # the signed one next to it, as randomization_test orders them
+            base, step = signed[0][r.image], signed[int(r.step)][r.image]
+            rows.append({**row, "metric": SIGNED,
+                         "value": float(metrics.similarities(base, step, (SIGNED,))[SIGNED])})
+    return Output(rows)

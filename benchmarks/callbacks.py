@@ -7,11 +7,20 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 
 
+def sweep_command(config) -> str | None:
+    """``python -m benchmarks -m <the sweep's overrides>``: the sweep's own overrides (Hydra's
+    runtime holds the last job's by then)."""
+    try:
+        return " ".join(["python -m benchmarks -m", *config.hydra.overrides.task])
+    except Exception:  # noqa: BLE001 - the summary falls back on sys.argv
+        return None
+
+
 class AggregateSweep(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
         from benchmarks.report.sweep import aggregate_sweep
         try:
-            path = aggregate_sweep(Path(config.hydra.sweep.dir))
+            path = aggregate_sweep(Path(config.hydra.sweep.dir), sweep_command(config))
             if path is not None:
                 print(f"[tfcam-bench] sweep summary: {path}")
         except Exception as e:  # a broken aggregate must not hide the jobs' own results

@@ -7,12 +7,13 @@ import pandas as pd
 HIGHER_IS_BETTER = {
     "iou": True, "pointing_game": True, "energy_pointing_game": True, "loc_delta": True,
     "class_sensitivity": True, "average_drop": False, "increase_in_confidence": True,
-    "deletion": False, "insertion": True, "win_percent": True, "spearman_vs_tfcam": True,
+    "deletion": False, "insertion": True, "win_percent": True, "best_of_all": True, "spearman_vs_tfcam": True,
     "images_per_second": True, "ratio_to_reference": False, "first_call_seconds": False,
 }
 TASK_METRICS = {
     "localization": ["iou", "pointing_game", "energy_pointing_game", "loc_delta", "class_sensitivity"],
-    "faithfulness": ["average_drop", "increase_in_confidence", "win_percent", "deletion", "insertion"],
+    "faithfulness": ["average_drop", "increase_in_confidence", "win_percent", "best_of_all", "deletion",
+                     "insertion"],
 }
 LAYER_ORDER = {"shallow": 0, "mid": 1, "middle": 1, "last": 2, "input": 3}
 LIB_ORDER = {"tfcam": 0, "tf-keras-vis": 1, "baseline": 2}

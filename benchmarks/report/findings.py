@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import TASK_METRICS
-from benchmarks.report.stats import paired, per_image, verdict_change
+from benchmarks.report.common import HIGHER_IS_BETTER, TASK_METRICS
+from benchmarks.report.stats import (
+    MIN_TEST_IMAGES,
+    p_text,
+    paired,
+    per_image,
+    significant,
+    verdict_change,
+)
 
 # Views of a model (model config ``same_weights_as``), by name suffix: the layout in words.
 VIEWS = {"_nested": ", its backbone nested as one layer of an outer model",
@@ -22,8 +29,12 @@ def _view_of(model: str) -> tuple:
     return None, None
 
 
+# The paper whose claim the layer findings test.
+SEED_PAPER = 'Lee et al., "Relevance-CAM: Your Model Already Knows Where to Look", CVPR 2021'
+
+
 def localization_findings(results: pd.DataFrame) -> list:
-    """Grad-CAM against the centred Gaussian; the seed paper's layer pattern."""
+    """Grad-CAM against the centred Gaussian; the layer pattern of `SEED_PAPER`."""
     out = []
     loc = results[(results.task == "localization") & (results.metric != "error")]
     models = list(dict.fromkeys(results.model[results.model != ""]))
@@ -37,11 +48,15 @@ def localization_findings(results: pd.DataFrame) -> list:
             b = per_image(lm, model, "gaussian", "input", metric)
             if len(a) and len(b):
                 d, p, n = paired(a, b)
-                verdict = "beats" if d > 0 and (np.isnan(p) or p < 0.05) else \
-                    ("is no better than" if d <= 0 else "is not significantly better than")
+                if significant(p, n):
+                    verdict = "beats" if d > 0 else "is worse than"
+                elif n < MIN_TEST_IMAGES and d != 0:
+                    verdict = "is ahead of" if d > 0 else "is behind"
+                else:
+                    verdict = "is not significantly better than" if d > 0 else "is no better than"
                 out.append(f"**{model}**: Grad-CAM at the last layer {verdict} a centred Gaussian map on "
                            f"{metric} ({a.mean():.3f} vs {b.mean():.3f}, mean difference {d:+.3f}, "
-                           f"Wilcoxon p={p:.2g}, {n} images).")
+                           f"{p_text(p, n, d)}, {n} images).")
         # 2. The seed paper's claim: Grad-CAM degrades at shallow layers, Relevance-CAM does not
         for metric in ("energy_pointing_game", "pointing_game", "iou"):
             vals = {}
@@ -57,18 +72,20 @@ def localization_findings(results: pd.DataFrame) -> list:
                 trail = " → ".join(f"{vals[(method, c)].mean():.3f}" for c in ("last", "mid", "shallow")
                                    if (method, c) in vals)
                 d, p, n = paired(vals[(method, "shallow")], vals[(method, "last")])
-                parts.append(f"{label} {trail} ({verdict_change(d, p)}, shallow − last {d:+.3f}, p={p:.2g})")
+                parts.append(f"{label} {trail} ({verdict_change(d, p, n)}, shallow − last {d:+.3f}, "
+                             f"{p_text(p, n, d)})")
             d, p, n = paired(vals[("relevance_cam", "shallow")], vals[("grad_cam", "shallow")])
             g_deg = paired(vals[("grad_cam", "shallow")], vals[("grad_cam", "last")])
             r_deg = paired(vals[("relevance_cam", "shallow")], vals[("relevance_cam", "last")])
-            claim = (g_deg[0] < 0 and g_deg[1] < 0.05) and not (r_deg[0] < 0 and r_deg[1] < 0.05)
+            claim = (g_deg[0] < 0 and significant(*g_deg[1:])) and not (r_deg[0] < 0 and significant(*r_deg[1:]))
             out.append(
                 f"**{model}**, {metric}, last → mid → shallow layer: " + "; ".join(parts)
-                + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} (Wilcoxon p={p:.2g}, {n} images: "
-                + ("Relevance-CAM better" if d > 0 and p < 0.05 else
-                   "Grad-CAM better" if d < 0 and p < 0.05 else "no significant difference")
-                + "). The seed paper's pattern (Grad-CAM degrades at shallow layers, Relevance-CAM keeps its "
-                + ("localization) **is reproduced** here." if claim else "localization) is **not** reproduced here."))
+                + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} ({p_text(p, n, d)}, {n} images: "
+                + ("Relevance-CAM better" if d > 0 and significant(p, n) else
+                   "Grad-CAM better" if d < 0 and significant(p, n) else "no significant difference")
+                + f"). The pattern of {SEED_PAPER} (Grad-CAM degrades at shallow layers, Relevance-CAM keeps "
+                + ("its localization) **is reproduced** here." if claim else
+                   "its localization) is **not** reproduced here."))
     return out
 
 
@@ -162,7 +179,109 @@ def sanity_findings(results: pd.DataFrame) -> list:
     return out
 
 
-FINDINGS = (localization_findings, agreement_findings, view_findings, error_findings, shattering_findings,
+# When a faithfulness metric cannot tell the methods apart (per model × metric; see
+# `separability_findings`): per-image differences at most this large count as ties (percentage
+# points for Average Drop and Increase in Confidence, AUC units for deletion and insertion) ...
+SEPARATION_TOLERANCE = {"average_drop": 5.0, "increase_in_confidence": 5.0, "deletion": 0.05, "insertion": 0.05}
+# ... a metric on which fewer than this share of the images separate the methods is saturated ...
+MIN_SEPARATING_SHARE = 0.5
+# ... and so is a percentage metric (Average Drop, Increase in Confidence) with at least
+# ALL_OR_NOTHING_SHARE of its per-image values within ALL_OR_NOTHING points of 0 or 100.
+ALL_OR_NOTHING = 1.0
+ALL_OR_NOTHING_SHARE = 0.75
+PERCENT_METRICS = ("average_drop", "increase_in_confidence")
+
+
+def _row_name(key: tuple) -> str:
+    method, _library, choice = key
+    return f"{method}@{choice}"
+
+
+def separability_findings(results: pd.DataFrame) -> list:
+    """Per model × faithfulness metric, whether the metric can tell the methods apart, so that a
+    column of near-equal means is not read as a ranking. Over the images every method × layer
+    row was scored on:
+
+    1. **Saturated**: an image separates the methods when their values on it span more than
+       `SEPARATION_TOLERANCE`; if fewer than `MIN_SEPARATING_SHARE` of the images do, the metric
+       cannot separate the methods. Average Drop and Increase in Confidence are saturated too
+       when at least `ALL_OR_NOTHING_SHARE` of their per-image values lie within
+       `ALL_OR_NOTHING` points of 0 or 100: masking then either destroys the class's confidence
+       or leaves it whole whatever the map, as when the model's confidences are saturated (near
+       1), and a difference of means counts images, not degrees.
+    2. **Within noise**: otherwise, if more than half of the other rows are not significantly
+       different from the row with the best mean (paired Wilcoxon, p ≥ 0.05, or too few images),
+       the metric cannot separate those methods; the line gives the spread of their means and the
+       median standard error of their paired differences with the best.
+
+    Either way, or when the centred Gaussian (which ignores the image) ranks in the better half,
+    the line says where the Gaussian ranks. Metrics that pass both checks, with the Gaussian in
+    the worse half, get no line."""
+    out = []
+    faith = results[(results.task == "faithfulness") & (results.metric != "error") & results.value.notna()]
+    for model in dict.fromkeys(faith.model):
+        fm = faith[faith.model == model]
+        for metric in TASK_METRICS["faithfulness"]:
+            if metric not in SEPARATION_TOLERANCE:
+                continue
+            g = fm[fm.metric == metric]
+            wide = g.pivot_table(index="image", columns=["method", "library", "layer_choice"], values="value",
+                                 aggfunc="first").dropna()
+            if wide.shape[1] < 3 or len(wide) == 0:
+                continue
+            higher = HIGHER_IS_BETTER[metric]
+            means = wide.mean()
+            ranks = means.rank(ascending=not higher, method="min")
+            best = means.idxmax() if higher else means.idxmin()
+            n, rows = len(wide), wide.shape[1]
+            name = metric
+            tol = SEPARATION_TOLERANCE[metric]
+            spread = wide.max(axis=1) - wide.min(axis=1)
+            separating = int((spread > tol).sum())
+            gauss = [k for k in wide.columns if k[0] == "gaussian"]
+            gauss_rank = int(ranks[gauss[0]]) if gauss else None
+            gauss_good = gauss_rank is not None and gauss_rank <= rows / 2
+            shared = gauss_rank is not None and int((ranks == gauss_rank).sum()) > 1
+            gauss_text = (f" The centred Gaussian, which ignores the image, ranks {gauss_rank} of {rows} on it"
+                          + (" (tied)." if shared else " (first)." if gauss_rank == 1 else ".")) if gauss_good else ""
+            head = f"**{model}**, {name}: "
+            values = wide.to_numpy(float)
+            extreme = float(np.mean((values <= ALL_OR_NOTHING) | (values >= 100 - ALL_OR_NOTHING)))
+            saturated = metric in PERCENT_METRICS and extreme >= ALL_OR_NOTHING_SHARE
+            if separating < MIN_SEPARATING_SHARE * n or saturated:
+                text = (head + f"this metric **cannot separate the methods**: on {n - separating} of {n} images all "
+                        f"{rows} method × layer rows score within {tol:g} of each other (means "
+                        f"{means.min():.3g}–{means.max():.3g}).")
+                if metric in PERCENT_METRICS:
+                    text += (f" {100 * extreme:.0f}% of its per-image values are all-or-nothing (within "
+                             f"{ALL_OR_NOTHING:g} of 0 or 100): masking either destroys the class's confidence or "
+                             "leaves it whole, whatever the map, as when the model's confidences are saturated; "
+                             "a difference of means counts images, not degrees.")
+                out.append(text + gauss_text + " Its column is no ranking of the methods.")
+                continue
+            tied, ses = [], []
+            for key in wide.columns:
+                if key == best:
+                    continue
+                _, p, k = paired(wide[key], wide[best])
+                if not significant(p, k):
+                    tied.append(key)
+                    ses.append(float((wide[key] - wide[best]).std() / np.sqrt(k)))
+            if 2 * len(tied) > rows - 1:
+                close = means[[best, *tied]]
+                out.append(head + f"this metric **cannot separate** {len(tied)} of the other {rows - 1} method × "
+                           f"layer rows from the best, {_row_name(best)} ({means[best]:.3g}; paired Wilcoxon "
+                           f"p ≥ 0.05 or too few images): their means span {close.min():.3g}–{close.max():.3g} "
+                           f"while the median standard error of a paired difference with the best is "
+                           f"{np.median(ses):.2g} ({n} images). Their order in the column is noise."
+                           + gauss_text)
+            elif gauss_good:
+                out.append(head + gauss_text.strip() + " The metric rewards something other than a map of "
+                           "the object here.")
+    return out
+
+
+FINDINGS = (localization_findings, separability_findings, agreement_findings, view_findings, error_findings, shattering_findings,
             sanity_findings)
 
 

@@ -17,10 +17,10 @@ from benchmarks.results import CURVE_COLUMNS, read_table
 from benchmarks.tasks import RESULT_COLUMNS
 
 
-def _environment() -> list:
+def _environment(command_line: str | None = None) -> list:
     lines = [f"- date: {datetime.datetime.now():%Y-%m-%d %H:%M}",
              f"- machine: {platform.platform()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}",
-             f"- command: `{' '.join([Path(sys.argv[0]).name] + sys.argv[1:])}`"]
+             f"- command: `{command_line or command()}`"]
     try:
         import keras
         lines.append(f"- keras {keras.__version__} ({keras.backend.backend()} backend)")
@@ -34,6 +34,31 @@ def _environment() -> list:
         except Exception:
             pass
     return lines
+
+
+def command() -> str:
+    """The command that is writing this summary, as typed: ``python -m benchmarks <overrides>``
+    from Hydra's record of the command line (``-m`` for a sweep) when Hydra is running, else
+    ``python -m <module> <arguments>`` from ``sys.argv`` and the ``-m`` module's name."""
+    hydra = _hydra_runtime()
+    if hydra is not None:
+        sweep = "MULTIRUN" in str(hydra.mode)
+        return " ".join(["python -m benchmarks", *(["-m"] if sweep else []), *hydra.overrides.task])
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    module = getattr(spec, "name", "") or ""
+    if module:
+        module = module.removesuffix(".__main__")
+        return " ".join(["python -m", module, *sys.argv[1:]])
+    return " ".join(["python", Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
+def _hydra_runtime():
+    """Hydra's runtime config (``HydraConfig.get()``) when Hydra is running, else None."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        return HydraConfig.get() if HydraConfig.initialized() else None
+    except Exception:  # noqa: BLE001 - no Hydra: the command comes from sys.argv
+        return None
 
 
 def _device() -> str:
@@ -56,9 +81,11 @@ def _device() -> str:
         return str(devices[0])
 
 
-def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str = "") -> Path:
+def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str = "",
+                  command_line: str | None = None) -> Path:
+    """summary.md in ``folder``; ``command_line``: the command to print (default `command`)."""
     folder = Path(folder)
-    parts = [f"# tfcam benchmark: {title or folder.name}\n", *_environment(), ""]
+    parts = [f"# tfcam benchmark: {title or folder.name}\n", *_environment(command_line), ""]
     parts += sections.models(results)
     found = findings(results)
     if found:

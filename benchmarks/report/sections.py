@@ -7,7 +7,7 @@ import pandas as pd
 
 from benchmarks.report import speed as speed_section
 from benchmarks.report.common import TASK_METRICS, md_table
-from benchmarks.report.stats import metric_table, win_percent
+from benchmarks.report.stats import WIN_REFERENCE, metric_table, win_percent
 
 
 def models(results: pd.DataFrame) -> list:
@@ -27,7 +27,7 @@ def models(results: pd.DataFrame) -> list:
 
 
 def _metric_section(results: pd.DataFrame, task: str) -> list:
-    table = metric_table(results, task, TASK_METRICS[task], win_percent(results) if task == "faithfulness" else None)
+    table = metric_table(results, task, TASK_METRICS[task])
     return [] if table.empty else [f"## {task.capitalize()} (mean ± std over images)\n", md_table(table)]
 
 
@@ -38,9 +38,13 @@ def localization(results: pd.DataFrame) -> list:
 def faithfulness(results: pd.DataFrame) -> list:
     parts = _metric_section(results, "faithfulness")
     if parts and not win_percent(results).empty:
-        parts.append("Win %: share of images where the method has the lowest Average Drop among the methods "
-                     "at that layer (input-space and reference maps compete at every layer; one value per layer "
-                     "for those).\n")
+        parts.append(f"Win % (Chattopadhyay et al., 2018): share of images on which the method's Average Drop is "
+                     f"lower than that of tfcam's {WIN_REFERENCE} on the same model at the same layer choice (at "
+                     f"the last layer for input-space methods and baselines); ties count half. It compares two "
+                     f"methods, so adding a method changes no other row. Best of all %: share of images on which "
+                     f"the method has the lowest Average Drop of all the methods at that layer (input-space and "
+                     f"reference maps compete at every layer, one value per layer for those); it depends on "
+                     f"which methods were run.\n")
     return parts
 
 

@@ -39,22 +39,33 @@ def _setting(rows: pd.DataFrame) -> pd.Series:
 
 
 def speed_table(results: pd.DataFrame) -> pd.DataFrame:
-    """One row per model × setting × method: the median timings, side by side."""
+    """One row per model × setting × method × layer choice: the median timings, side by side.
+
+    A sweep's combined table (``-m``) holds each job's rows: every job timed the reference
+    passes (forward, forward_backward, …) again, and may time a method at several layer
+    choices. Repeated measurements of one row are summarized by their median, so each model ×
+    setting has one row per reference pass."""
     rows = results[(results.task == "speed") & (results.metric != "error")]
     rows = rows.assign(param=_setting(rows))
     per_image = rows[rows.metric == "spearman_to_float32"]
     timing = rows[rows.metric != "spearman_to_float32"]
-    t = timing.pivot_table(index=["model", "param", "method", "library", "layer_choice"], columns="metric",
-                           values="value", aggfunc="first").reset_index()
+    keys = ["model", "param", "method", "library", "layer_choice"]
+    t = timing.pivot_table(index=keys, columns="metric", values="value", aggfunc="median").reset_index()
     # the run's order (references first in each setting), not the alphabet's
-    order = {k: i for i, k in enumerate(dict.fromkeys(zip(timing.model, timing.param, timing.method)))}
-    t = t.assign(_order=[order[k] for k in zip(t.model, t.param, t.method)])
-    t = t.sort_values("_order").drop(columns="_order")
+    order = {k: i for i, k in enumerate(dict.fromkeys(zip(*(timing[c] for c in keys))))}
+    t = t.assign(_order=[order[k] for k in zip(*(t[c] for c in keys))])
+    t = t.sort_values("_order").drop(columns="_order").reset_index(drop=True)
     if not per_image.empty:
-        agree = per_image.groupby(["model", "param", "method"]).value.agg(["mean", "min"])
+        agree = per_image.groupby(["model", "param", "method", "layer_choice"]).value.agg(["mean", "min"])
         agree.columns = ["spearman_to_float32", "min_spearman_to_float32"]
-        t = t.merge(agree.reset_index(), on=["model", "param", "method"], how="left")
+        t = t.merge(agree.reset_index(), on=["model", "param", "method", "layer_choice"], how="left")
     return t.rename(columns={"param": "setting"})
+
+
+def method_label(method: str, layer_choice: str) -> str:
+    """A method's name in the tables: ``grad_cam``, or ``grad_cam@shallow`` at a layer choice
+    other than the default (last) one."""
+    return method if layer_choice in ("last", "input", "") else f"{method}@{layer_choice}"
 
 
 def _cell(value, fmt: str) -> str:
@@ -79,7 +90,7 @@ def markdown(results: pd.DataFrame, md_table) -> list:
         for r in g.itertuples():
             get = lambda k: getattr(r, k, np.nan)
             rows.append({
-                "setting": r.setting, "method": r.method, "library": r.library,
+                "setting": r.setting, "method": method_label(r.method, r.layer_choice), "library": r.library,
                 "images/s": _cell(get("images_per_second"), "{:.1f}"),
                 "ms/image": _cell(1000 / get("images_per_second"), "{:.2f}"),
                 "first call (s)": _cell(get("first_call_seconds"), "{:.1f}"),
@@ -113,22 +124,26 @@ def goal_table(t: pd.DataFrame) -> pd.DataFrame:
         rows.append({"model": model, "setting": setting, "goal": goal, "measured": f"{value:.3g}",
                      "met": "yes" if met else "**no**"})
 
-    tfcam = t[t.library == "tfcam"].set_index(["model", "setting", "method"])
-    for (model, setting, method), r in tfcam.iterrows():
+    tfcam = t[t.library == "tfcam"]
+    seconds = {(r.model, r.setting, r.method, r.layer_choice): r.seconds for r in tfcam.itertuples()} \
+        if "seconds" in tfcam else {}
+    for _, r in tfcam.iterrows():
+        model, setting, method, choice = r["model"], r["setting"], r["method"], r["layer_choice"]
+        name = method_label(method, choice)
         if method in RATIO_GOALS and "ratio_to_reference" in r:
-            add(model, setting, f"{method} ≤ {RATIO_GOALS[method]}× {reference_name(method)}",
+            add(model, setting, f"{name} ≤ {RATIO_GOALS[method]}× {reference_name(method)}",
                 r["ratio_to_reference"], RATIO_GOALS[method])
-        if method == "relevance_cam" and (model, setting, "grad_cam") in tfcam.index:
-            ratio = r["seconds"] / tfcam.loc[(model, setting, "grad_cam"), "seconds"]
-            add(model, setting, f"relevance_cam ≤ {RELEVANCE_OVER_GRADCAM}× grad_cam", ratio,
-                RELEVANCE_OVER_GRADCAM)
+        grad_cam = seconds.get((model, setting, "grad_cam", choice))
+        if method == "relevance_cam" and grad_cam:
+            add(model, setting, f"{name} ≤ {RELEVANCE_OVER_GRADCAM}× {method_label('grad_cam', choice)}",
+                r["seconds"] / grad_cam, RELEVANCE_OVER_GRADCAM)
         precision = setting.split("-", 1)[-1]
         if method == "score_cam" and (model, precision) in SCORECAM_MS_H100:
-            add(model, setting, f"score_cam ≤ {SCORECAM_MS_H100[model, precision]} ms/image (on an H100)",
+            add(model, setting, f"{name} ≤ {SCORECAM_MS_H100[model, precision]} ms/image (on an H100)",
                 1000 / r["images_per_second"], SCORECAM_MS_H100[model, precision])
         if "spearman_to_float32" in r and np.isfinite(r["spearman_to_float32"]):
-            add(model, setting, f"{method} maps vs float32: mean Spearman ≥ {BF16_AGREEMENT}",
+            add(model, setting, f"{name} maps vs float32: mean Spearman ≥ {BF16_AGREEMENT}",
                 r["spearman_to_float32"], BF16_AGREEMENT, higher_is_better=True)
-            add(model, setting, f"{method} maps vs float32: every image's Spearman ≥ {BF16_AGREEMENT}",
+            add(model, setting, f"{name} maps vs float32: every image's Spearman ≥ {BF16_AGREEMENT}",
                 r["min_spearman_to_float32"], BF16_AGREEMENT, higher_is_better=True)
     return pd.DataFrame(rows)

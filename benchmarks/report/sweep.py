@@ -11,8 +11,9 @@ from benchmarks.results import CURVE_COLUMNS, read_table
 from benchmarks.tasks import RESULT_COLUMNS
 
 
-def aggregate_sweep(sweep_dir: Path) -> Path | None:
-    """Concatenate the jobs' results.csv under ``sweep_dir`` and summarize them."""
+def aggregate_sweep(sweep_dir: Path, command_line: str | None = None) -> Path | None:
+    """Concatenate the jobs' results.csv under ``sweep_dir`` and summarize them;
+    ``command_line``: the sweep's command, for the summary."""
     sweep_dir = Path(sweep_dir)
     tables = [read_table(p) for p in sorted(sweep_dir.rglob("results.csv")) if p.parent != sweep_dir]
     if not tables:
@@ -27,4 +28,4 @@ def aggregate_sweep(sweep_dir: Path) -> Path | None:
         figures = figs.all_figures(sweep_dir, results, curves, None, map_dirs=sorted(p for p in sweep_dir.rglob("maps") if p.is_dir()))
     except Exception as e:
         print(f"[tfcam-bench] sweep figures failed: {type(e).__name__}: {e}")
-    return write_summary(sweep_dir, results, figures, f"sweep {sweep_dir.name}")
+    return write_summary(sweep_dir, results, figures, f"sweep {sweep_dir.name}", command_line)

@@ -57,9 +57,19 @@ class TfKerasVisExplainer:
         self._viz = _visualizer(name, model)
 
     def __call__(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        from tf_keras_vis.utils.scores import CategoricalScore
         images = np.asarray(images, np.float32)
-        score = CategoricalScore([int(t) for t in np.asarray(targets).reshape(-1)])
+        targets = np.asarray(targets).reshape(-1)
+        if self.name == "score_cam" and "max_N" in self.options:
+            # tf-keras-vis 0.8.7 keeps, for every image of a call, the union over the batch
+            # of each image's top max_N channels (tf.unique of the batch's top-k): up to
+            # batch × max_N channels. One image per call is Faster Score-CAM as published.
+            return np.concatenate([self._maps(images[i:i + 1], targets[i:i + 1])
+                                   for i in range(len(images))])
+        return self._maps(images, targets)
+
+    def _maps(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        from tf_keras_vis.utils.scores import CategoricalScore
+        score = CategoricalScore([int(t) for t in targets])
         try:
             if self.name == "saliency":
                 maps = self._viz(score, images, keepdims=False, **self.options)

@@ -60,7 +60,7 @@ def test_shattering_table(cnn):
         return layer_gradients(model, images, layer, targets)
 
     def weights(model, images, method, layer, targets):
-        assert method in ("ablationcam", "relevance_cam")
+        assert method in ("ablation_cam", "relevance_cam")
         return ablation_importance(model, images, layer, targets)  # "relevance" = ablation here
 
     df = metrics.shattering(cnn, x, ["conv1", "conv2"], layer_gradients=grads, channel_weights=weights, batch_size=2)

@@ -122,6 +122,17 @@ def resnet_style(size=16, classes=4, use_bias=True, batchnorm=True, seed=0, name
     return model
 
 
+def gap_net(seed=0):
+    """conv (5 channels, ReLU) -> GAP -> Dense(3): the net of the closed-form oracles.
+    Returns the model and its Dense layer."""
+    inp = keras.Input((8, 8, 3))
+    conv = L.Conv2D(5, 3, padding="same", activation="relu", name="conv", **init(seed))
+    dense = L.Dense(3, name="dense", **init(seed + 1))
+    model = keras.Model(inp, dense(L.GlobalAveragePooling2D()(conv(inp))))
+    randomize_biases(model, seed)
+    return model, dense
+
+
 def nested_model(size=16, classes=3, seed=0):
     """The transfer-learning pattern: Sequential([base, GAP, Dense(softmax)])."""
     k = init(seed)

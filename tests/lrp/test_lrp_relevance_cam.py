@@ -13,19 +13,10 @@ from tfcam.layer_lookup import find_layer
 from tfcam.lrp import relevance_at
 
 from lrp_helpers import (
-    images, init, nested_model, randomize_biases, relevances, resnet_style, vgg_style,
+    gap_net, images, nested_model, relevances, resnet_style, vgg_style,
 )
 
 L = keras.layers
-
-
-def _gap_net(seed=0):
-    inp = keras.Input((8, 8, 3))
-    conv = L.Conv2D(5, 3, padding="same", activation="relu", name="conv", **init(seed))
-    dense = L.Dense(3, name="dense", **init(seed + 1))
-    model = keras.Model(inp, dense(L.GlobalAveragePooling2D()(conv(inp))))
-    randomize_biases(model, seed)
-    return model, dense
 
 
 def _activations(model, layer_name, x):
@@ -34,7 +25,7 @@ def _activations(model, layer_name, x):
 
 def test_closed_form_at_last_layer():
     """z⁺, one-hot start: w_k = x_k W⁺[k,c] / Σ_k' x_k' W⁺[k',c], x_k the channel mean."""
-    model, dense = _gap_net()
+    model, dense = gap_net()
     x = images(2, size=8, seed=2)
     target = 1
     ex = RelevanceCAM(model, "conv", start="one_hot").attribute(x, target=target)
@@ -54,7 +45,7 @@ def test_closed_form_at_last_layer():
 
 def test_clrp_start_is_the_default_and_contrastive():
     """Default start is CLRP: w = w(c) − 1/C Σ_{n≠c} w(n), each from the closed form."""
-    model, dense = _gap_net(seed=3)
+    model, dense = gap_net(seed=3)
     x = images(2, size=8, seed=4)
     ex = RelevanceCAM(model, "conv").attribute(x, target=0)
     means = _activations(model, "conv", x).astype("float64").mean(axis=(1, 2))

@@ -7,14 +7,13 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from lrp_helpers import images, init, randomize_biases
+from lrp_helpers import gap_net, images
 
 import tfcam
 from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.lrp import LRP, STARTS, relevance_at
 from tfcam.lrp.start import start_vector
 
-L = keras.layers
 
 
 def _vectors(start, num_classes=5):
@@ -40,15 +39,6 @@ def test_two_classes_is_target_minus_other():
     np.testing.assert_allclose(zero_sum, 2 * one_hot - 1)
 
 
-def _gap_net(seed=3):
-    inp = keras.Input((8, 8, 3))
-    conv = L.Conv2D(5, 3, padding="same", activation="relu", name="conv", **init(seed))
-    dense = L.Dense(3, name="dense", **init(seed + 1))
-    model = keras.Model(inp, dense(L.GlobalAveragePooling2D()(conv(inp))))
-    randomize_biases(model, seed)
-    return model, dense
-
-
 def _per_class_weights(model, dense, x):
     """Relevance-CAM's closed form on conv -> GAP -> Dense (z⁺, one-hot start, class c):
     w_k = x_k W⁺[k,c] / Σ_k' x_k' W⁺[k',c], x_k the channel mean."""
@@ -64,7 +54,7 @@ def _per_class_weights(model, dense, x):
 
 def test_relevance_cam_zero_sum_start_differs_from_clrp():
     """w = w(c) − 1/(C−1) Σ_{n≠c} w(n) (C = 3), against CLRP's 1/C."""
-    model, dense = _gap_net()
+    model, dense = gap_net(seed=3)
     x = images(2, size=8, seed=4)
     per_class = _per_class_weights(model, dense, x)
     clrp = RelevanceCAM(model, "conv").attribute(x, target=0)
@@ -83,7 +73,7 @@ def test_relevance_cam_zero_sum_start_differs_from_clrp():
 
 
 def test_zero_sum_start_is_offered_wherever_start_is():
-    model, _ = _gap_net()
+    model, _ = gap_net(seed=3)
     x = images(2, size=8, seed=4)
     cam = tfcam.explain(model, x, "relevance_cam", layer="conv", targets=1,
                         start="clrp_zero_sum")

@@ -15,7 +15,6 @@ from tfcam.lrp import LRP, STARTS, relevance_at
 from tfcam.lrp.start import start_vector
 
 
-
 def _vectors(start, num_classes=5):
     logits = np.random.default_rng(0).normal(size=(3, num_classes)).astype("float32")
     idx = np.array([0, min(3, num_classes - 1), num_classes - 1], "int32")

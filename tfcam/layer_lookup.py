@@ -53,11 +53,6 @@ _LAYOUTS = {
 }
 
 
-def is_spatial(shape) -> bool:
-    """A (batch, spatial..., channels) shape with 1 to 3 spatial axes (any input's)."""
-    return len(shape) - 2 in _LAYOUTS
-
-
 def cam_ranks(program: Program) -> tuple[int, ...]:
     """Spatial ranks a CAM layer may have, preferred first: each input's own, in input
     order (an input's shape is (batch, spatial..., channels)); also 2 for (batch, height,

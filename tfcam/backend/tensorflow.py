@@ -5,12 +5,6 @@ import weakref
 import tensorflow as tf
 
 
-def _zeros_where_none(grads, sources):
-    return tf.nest.map_structure(
-        lambda g, s: tf.zeros_like(s) if g is None else g, grads, sources
-    )
-
-
 def value_and_grad(fn):
     def wrapped(x, *rest):
         with tf.GradientTape() as tape:

@@ -27,11 +27,6 @@ _GLOBAL_AVERAGE_POOLING = {1: keras.layers.GlobalAveragePooling1D,
                            3: keras.layers.GlobalAveragePooling3D}
 
 
-def find_dense_head(program, tap):
-    """The Dense layer that scores `tap` through global average pooling, or a clear error."""
-    return find_dense_rows(program, tap)[0]
-
-
 def find_dense_rows(program, tap):
     """(Dense layer, offset): the Dense layer that scores `tap` through global average
     pooling, and where the pooled channels start among its input features when they are

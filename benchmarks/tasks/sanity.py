@@ -37,19 +37,11 @@ class Settings:
 
 
 def randomized_layers(model, max_steps=None) -> list:
-    """Convolution and dense layers (nested models walked), output to input. With
+    """Names of the convolution and dense layers that randomization re-draws
+    (`tfcam.metrics.weighted_layers`: nested models opened), output to input. With
     ``max_steps``, that many spread evenly, the top one always first."""
-    names = []
-
-    def walk(m):
-        for layer in m.layers:
-            if hasattr(layer, "layers") and layer.layers:
-                walk(layer)
-            elif layer.weights and any(k in type(layer).__name__ for k in ("Conv", "Dense")):
-                names.append(layer.name)
-
-    walk(model)
-    names = names[::-1]
+    names = [layer.name for layer in api.metrics().weighted_layers(model)
+             if any(k in type(layer).__name__ for k in ("Conv", "Dense"))][::-1]
     if max_steps and len(names) > int(max_steps):
         pick = np.unique(np.linspace(0, len(names) - 1, int(max_steps)).round().astype(int))
         names = [names[i] for i in pick]

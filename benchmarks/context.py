@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import plan as planning
-from benchmarks.explainers import make_explainer, unit_maps
+from benchmarks.explainers import make_explainer, masking_fill, unit_maps
 from benchmarks.results import ResultStore
 from benchmarks.util import Timer, as_list, error_text  # noqa: F401 - re-exported
 
@@ -74,7 +74,8 @@ class Context:
         if key not in self._explainers:
             try:
                 self._explainers[key] = make_explainer(method_cfg, model, layer,
-                                                       int(self.cfg.get("batch_size", 16)))
+                                                       int(self.cfg.get("batch_size", 16)),
+                                                       fill=masking_fill(self.cfg))
             except Exception as e:
                 if self.fail_fast:
                     raise

@@ -31,9 +31,57 @@ class TfcamExplainer:
         return np.asarray(self.last.maps, np.float32)
 
 
-def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32):
+# The tfcam methods that mask their input, and the option that takes the fill (tfcam.fill).
+# tf-keras-vis' Score-CAM has no such option: it multiplies the input by the mask (black).
+FILL_OPTIONS = {"score_cam": "fill", "occlusion": "baseline"}
+
+
+def fill_option(method_cfg) -> str | None:
+    """The option of ``method_cfg`` that takes the masking fill (None: the method does not
+    mask, or it is not tfcam's)."""
+    if str(method_cfg.get("library", "tfcam")) != "tfcam":
+        return None
+    return FILL_OPTIONS.get(str(method_cfg.get("name")))
+
+
+def masking_fill(cfg):
+    """The run's ``metrics.masking.fill`` as plain Python (black where the config has none),
+    checked: a ValueError naming the choices (:func:`tfcam.fill.check_fill`)."""
+    from omegaconf import OmegaConf
+
+    from tfcam.fill import check_fill
+    fill = OmegaConf.select(cfg, "metrics.masking.fill", default="black")
+    fill = OmegaConf.to_container(fill) if OmegaConf.is_config(fill) else fill
+    check_fill(fill, "metrics.masking.fill")
+    return fill
+
+
+def fill_label(fill) -> str:
+    """The ``fill`` column: the name, or the number(s) as written (``[0.485, 0.456, 0.406]``)."""
+    return fill if isinstance(fill, str) else str(fill)
+
+
+def with_fill(method_cfg, fill):
+    """``method_cfg`` with the run's masking fill (``metrics.masking.fill``) as the option of a
+    tfcam method that masks; other methods, and a config that sets the option itself, as
+    they are."""
+    import copy
+
+    from omegaconf import open_dict
+    option = fill_option(method_cfg)
+    if fill is None or option is None or option in (method_cfg.get("options") or {}):
+        return method_cfg
+    filled = copy.deepcopy(method_cfg)  # the loaded config is cached: never changed in place
+    with open_dict(filled):  # the schema types options as a dict; struct mode forbids new keys
+        filled.options = {**(filled.get("options") or {}), option: fill}
+    return filled
+
+
+def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32, fill=None):
     """The explainer a method config (conf/method/*.yaml) describes, for ``model`` at ``layer``:
-    ``hydra.utils.instantiate`` of the config (its ``_target_``: :func:`build_explainer`).
+    ``hydra.utils.instantiate`` of the config (its ``_target_``: :func:`build_explainer`);
+    ``fill`` (``metrics.masking.fill``; None: the method's default, black) reaches the tfcam
+    methods that mask (:func:`with_fill`).
 
     Raises what the library raises when it cannot even be set up (tf-keras-vis:
     :class:`~benchmarks.baselines.tf_keras_vis.BaselineError`), and a KeyError for a layer
@@ -44,6 +92,7 @@ def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32):
     from omegaconf import OmegaConf
     if not OmegaConf.is_config(method_cfg):
         method_cfg = OmegaConf.create(dict(method_cfg))
+    method_cfg = with_fill(method_cfg, fill)
     if "_target_" not in method_cfg:
         method_cfg = OmegaConf.merge({"_target_": f"{__name__}.build_explainer"}, method_cfg)
     from hydra.errors import InstantiationException

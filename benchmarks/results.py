@@ -32,11 +32,11 @@ KEY_COLUMNS = ["experiment", "task", "model", "dataset", "method", "library", "l
 # Typed columns some rows fill (empty elsewhere): ``targets``, the class every row of a model
 # explains (label | predicted: ``dataset.targets``, or predicted where the model has no
 # labels to follow, see benchmarks.schema.Targets); the model rows' ``weights`` (imagenet |
-# trained | cached | random, "cached (resnet_small)" for a view) and ``on_inaccurate``; the
-# tasks' own (``Task.columns``: benchmarks.tasks.COLUMNS).
+# trained | cached | shipped | random, "cached (resnet_small)" for a view) and
+# ``on_inaccurate``; the tasks' own (``Task.columns``: benchmarks.tasks.COLUMNS).
 RUN_COLUMNS = ["targets"]
 MODEL_COLUMNS = ["weights", "on_inaccurate"]
-NUMERIC = {"value", "fraction", "image", "step", "batch_size", "n_images", "first_image"}
+NUMERIC = {"value", "fraction", "image", "step", "batch_size", "n_images", "first_image", "delta", "cell"}
 
 
 def result_columns(task_columns=()) -> list:

@@ -8,7 +8,8 @@ lives (one home each):
 * ``models`` / ``methods`` / ``layers`` / ``tasks`` and ``only`` (rules that narrow them):
   what runs (:mod:`benchmarks.plan` is the one place that reads them);
 * ``metrics.<task>``: every setting of a task (:class:`MetricsConfig`, one field per task,
-  each task's own dataclass: ``Task.Settings``);
+  each task's own dataclass: ``Task.Settings``); ``metrics.masking``: the masking fill the
+  faithfulness metrics and the masking methods share (:class:`MaskingConfig`);
 * ``dataset``, ``train``, ``model``, ``method``: the group members;
 * the rest (batch size, precision, resume, ...) on :class:`BenchConfig` itself.
 
@@ -45,7 +46,8 @@ class ModelConfig:
     """``conf/model/<name>.yaml``."""
     name: str = "???"
     family: str | None = None
-    builder: str | None = None  # applications | vgg_small | resnet_small
+    builder: str | None = None  # applications | vgg_small | resnet_small | efficientnet_lite0 | saved
+    path: str | None = None     # builder saved: your model's .keras file (benchmarks/models/saved.py)
     application: str | None = None
     preprocess: str | None = None
     widths: list[int] | None = None
@@ -67,8 +69,10 @@ class Targets(StrEnum):
     """The class each image is explained for (``dataset.targets``, the ``targets`` column):
     ``label``, the data's class (the localization papers' protocol: the ground truth whose
     object the masks outline); ``predicted``, the model's top-1 class (Grad-CAM++'s Average
-    Drop / Increase in Confidence protocol, and RISE's). A model with ImageNet weights, or a
-    data set without labels (a user's folder), is always explained for its prediction."""
+    Drop / Increase in Confidence protocol, and RISE's). A model is explained for the data's
+    labels only where they are its classes (the built-in data for the models trained on it,
+    an ImageNet-style folder for ImageNet models, ``class_names`` for a saved model); else
+    for its prediction (benchmarks/app.py: ``labels_are_model_classes``)."""
     label = "label"
     predicted = "predicted"
 
@@ -97,7 +101,11 @@ class DatasetConfig:
     root: str | None = None
     csv_file: str | None = None
     class_names: list[str] | None = None
-    limit: int | None = None
+    limit: int | None = None      # an alias of n_images
+    synsets: str | None = None     # ImageNet synset list (benchmarks/data/folder.py)
+    # grid (benchmarks/data/grid.py)
+    min_probability: float | None = None
+    select_model: str | None = None
 
 
 @dataclass
@@ -118,10 +126,20 @@ class TrainConfig:
     on_inaccurate: str = "skip"    # skip | warn | error
 
 
+@dataclass
+class MaskingConfig:
+    """``metrics.masking``: what masked pixels become (:mod:`tfcam.fill`), one setting for
+    every metric and method that masks: Average Drop / Increase in Confidence, deletion's
+    baseline, and the tfcam methods that mask their input (score_cam*, occlusion;
+    :func:`benchmarks.explainers.with_fill`). Insertion keeps RISE's blurred start."""
+    fill: Any = "black"   # black | mean | blur | a number | one number per channel
+
+
 # One field per registered task, typed by the task's own Settings: a new task brings its
-# settings with it.
-MetricsConfig = make_dataclass(
-    "MetricsConfig", [(name, task.Settings, field(default_factory=task.Settings)) for name, task in TASKS.items()])
+# settings with it; ``masking``: the one setting several tasks and methods share.
+MetricsConfig = make_dataclass("MetricsConfig", [
+    *((name, task.Settings, field(default_factory=task.Settings)) for name, task in TASKS.items()),
+    ("masking", MaskingConfig, field(default_factory=MaskingConfig))])
 
 
 @dataclass

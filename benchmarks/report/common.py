@@ -15,6 +15,53 @@ TASK_METRICS = {
     "faithfulness": ["average_drop", "increase_in_confidence", "win_percent", "best_of_all", "deletion",
                      "insertion"],
 }
+# Loc(δ) (Grad-CAM++) is stored at every δ of the run, the δ in the ``delta`` column. A table
+# shows it at the δ each paper reports, in a column named after the paper (`at_paper_deltas`);
+# a mean over all ``loc_delta`` rows would mix thresholds. Grad-CAM++ (Chattopadhyay et al.,
+# WACV 2018) reports Loc(δ) at δ = 0.5 among others; see docs/benchmarks.md.
+PAPER_DELTAS = {"Grad-CAM++": 0.5}
+
+
+def loc_delta_labels() -> dict:
+    """{δ: column title} for the papers' δ, papers sharing a δ sharing its column."""
+    papers = {}
+    for paper, delta in PAPER_DELTAS.items():
+        papers.setdefault(float(delta), []).append(paper)
+    return {d: f"Loc(δ={d:g}) [{', '.join(names)}]" for d, names in sorted(papers.items())}
+
+
+HIGHER_IS_BETTER.update({label: True for label in loc_delta_labels().values()})
+
+
+def deltas(df: pd.DataFrame) -> pd.Series:
+    """The ``delta`` column as numbers (NaN where empty or where the table has none)."""
+    if "delta" not in df:
+        return pd.Series(np.nan, index=df.index)
+    return pd.to_numeric(df["delta"], errors="coerce")
+
+
+def at_paper_deltas(results: pd.DataFrame) -> pd.DataFrame:
+    """The table with its ``loc_delta`` rows kept only at a paper's δ, their metric renamed to
+    that δ's column title (`loc_delta_labels`); every other row unchanged."""
+    is_loc = results.metric == "loc_delta"
+    d = deltas(results)
+    metric = results.metric.copy()
+    keep = ~is_loc
+    for delta, label in loc_delta_labels().items():
+        hit = is_loc & np.isclose(d, delta, rtol=0, atol=1e-9)
+        metric[hit] = label
+        keep |= hit
+    return results.assign(metric=metric)[keep]
+
+
+def paper_metrics(metrics: list) -> list:
+    """A task's metric list with ``loc_delta`` replaced by the papers' Loc(δ) columns."""
+    out = []
+    for m in metrics:
+        out += list(loc_delta_labels().values()) if m == "loc_delta" else [m]
+    return out
+
+
 LAYER_ORDER = {"shallow": 0, "mid": 1, "middle": 1, "last": 2, "input": 3}
 LIB_ORDER = {"tfcam": 0, "tf-keras-vis": 1, "baseline": 2}
 

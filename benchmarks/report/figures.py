@@ -1,13 +1,47 @@
 """PNG figures of a run (matplotlib, Agg backend): heatmap grids (method × layer), deletion /
-insertion curves, sanity-check similarity curves and shattered-gradient statistics."""
+insertion curves, Loc(δ) over δ, sanity-check similarity curves and shattered-gradient
+statistics. A method has one colour in every figure (`method_colour`)."""
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import LAYER_ORDER, LIB_ORDER
+from benchmarks.report.common import LAYER_ORDER, LIB_ORDER, deltas
+
+# One colour per method, the same in every figure and every run: the CAM methods first on
+# matplotlib's tab10, the others on tab20b; a tf-keras-vis method takes its tfcam
+# counterpart's colour (drawn dashed), the reference maps are greys (dotted).
+TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+         "#bcbd22", "#17becf"]
+TAB20B = ["#393b79", "#5254a3", "#6b6ecf", "#9c9ede", "#637939", "#8ca252", "#b5cf6b", "#cedb9c",
+          "#8c6d31", "#bd9e39", "#e7ba52", "#e7cb94", "#843c39", "#ad494a", "#d6616b", "#e7969c",
+          "#7b4173", "#a55194", "#ce6dbd", "#de9ed6"]
+METHOD_ORDER = ("grad_cam", "grad_cam_pp", "relevance_cam", "score_cam", "layer_cam", "xgrad_cam",
+                "ablation_cam", "eigen_cam", "cam", "lrp", "relevance_cam_zero_sum", "score_cam_fast",
+                "score_cam_fast_std", "saliency", "smooth_grad", "integrated_gradients", "input_x_gradient",
+                "guided_backprop", "guided_grad_cam", "deconvnet", "occlusion")
+PALETTE = [c for c in TAB10 if c != "#7f7f7f"] + TAB20B  # grey is the reference maps'
+REFERENCE_COLOURS = {"gaussian": "#4d4d4d", "random": "#a6a6a6"}
+
+
+def method_colour(method: str) -> str:
+    """The method's colour (hex); an unknown method gets a fixed one from its name."""
+    base = method.removeprefix("tkv_")
+    if base in REFERENCE_COLOURS:
+        return REFERENCE_COLOURS[base]
+    if base in METHOD_ORDER:
+        return PALETTE[METHOD_ORDER.index(base)]
+    return PALETTE[zlib.crc32(base.encode()) % len(PALETTE)]
+
+
+def method_style(method: str, library: str = "") -> str:
+    """Line style: dashed for tf-keras-vis, dotted for the reference maps, solid for tfcam."""
+    if library == "tf-keras-vis" or method.startswith("tkv_"):
+        return "--"
+    return ":" if library == "baseline" or method in REFERENCE_COLOURS else "-"
 
 
 def _plt():
@@ -91,8 +125,8 @@ def deletion_insertion_curves(folder: Path, curves: pd.DataFrame) -> list:
                 ax = axes[r, c]
                 for method, g in sorted(sel[sel.curve == kind].groupby("method"), key=lambda x: x[0]):
                     mean = g.groupby("fraction").value.mean()
-                    style = "--" if method.startswith("tkv_") else (":" if method in ("gaussian", "random") else "-")
-                    ax.plot(mean.index, mean.values, style, label=method, lw=1.2)
+                    ax.plot(mean.index, mean.values, method_style(method, g.library.iloc[0]), label=method, lw=1.2,
+                            color=method_colour(method))
                 ax.set_title(f"{model} {kind} @ {choice}", fontsize=9)
                 ax.set_xlabel("fraction of pixels")
                 ax.set_ylabel("p(class)")
@@ -177,11 +211,12 @@ def localization_by_layer(folder: Path, results: pd.DataFrame) -> list:
         choices = sorted(set(lm.layer_choice) - {"input"}, key=lambda x: LAYER_ORDER.get(x, 1.5))
         for (method, lib), g in sorted(lm.groupby(["method", "library"]), key=lambda x: (LIB_ORDER.get(x[0][1], 3), x[0][0])):
             mean = g.groupby("layer_choice").value.mean()
-            style = "--" if lib == "tf-keras-vis" else "-"
+            colour = method_colour(method)
             if set(mean.index) == {"input"}:
-                ax.axhline(mean.iloc[0], ls=":", lw=1, label=method, color="grey" if lib == "baseline" else None)
+                ax.axhline(mean.iloc[0], ls=":", lw=1, label=method, color=colour)
             else:
-                ax.plot(range(len(choices)), mean.reindex(choices).values, style, marker="o", ms=3, label=method)
+                ax.plot(range(len(choices)), mean.reindex(choices).values, method_style(method, lib), marker="o",
+                        ms=3, label=method, color=colour)
         ax.set_xticks(range(len(choices)))
         ax.set_xticklabels(choices)
         ax.set_title(f"{model}: energy pointing game by layer", fontsize=9)
@@ -191,12 +226,48 @@ def localization_by_layer(folder: Path, results: pd.DataFrame) -> list:
     return out
 
 
+def loc_delta_curve(folder: Path, results: pd.DataFrame) -> list:
+    """Mean Loc(δ) over images against δ, one line per method (its colour, `method_style`);
+    one panel per model (rows) × layer choice (columns), the input-space methods and reference
+    maps drawn in every layer's panel."""
+    plt = _plt()
+    loc = results[(results.task == "localization") & (results.metric == "loc_delta")]
+    loc = loc.assign(delta=deltas(loc)).dropna(subset=["delta", "value"])
+    if loc.empty:
+        return []
+    models = sorted(set(loc.model))
+    layered = sorted(set(loc.layer_choice) - {"input"}, key=lambda c: LAYER_ORDER.get(c, 1.5)) or ["input"]
+    fig, axes = plt.subplots(len(models), len(layered), figsize=(4.2 * len(layered), 3.2 * len(models)),
+                             squeeze=False)
+    for r, model in enumerate(models):
+        for c, choice in enumerate(layered):
+            ax = axes[r, c]
+            sel = loc[(loc.model == model) & loc.layer_choice.isin([choice, "input"])]
+            groups = sorted(sel.groupby(["method", "library"]), key=lambda x: (LIB_ORDER.get(x[0][1], 3), x[0][0]))
+            for (method, library), g in groups:
+                mean = g.groupby("delta").value.mean()
+                ax.plot(mean.index, mean.values, method_style(method, library), marker="o", ms=2.5, lw=1.2,
+                        label=method, color=method_colour(method))
+            ax.set_title(f"{model} @ {choice}", fontsize=9)
+            ax.set_xlabel("δ (map ≥ δ)")
+            ax.set_ylabel("mean Loc(δ)")
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+            if groups:
+                ax.legend(fontsize=6, ncol=2)
+    fig.suptitle("Loc(δ) over δ (Chattopadhyay et al. 2018): dashed tf-keras-vis, dotted reference maps",
+                 fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    return [_save(fig, folder / "figures" / "loc_delta_curve.png")]
+
+
 def all_figures(folder, results, curves, cfg=None, log=print, map_dirs=None) -> list:
     folder = Path(folder)
     max_methods = 14 if cfg is None else int(cfg.get("report", {}).get("max_methods", 14))
     out = []
     for fn in (lambda: heatmap_grids(folder, map_dirs, max_methods),
                lambda: localization_by_layer(folder, results),
+               lambda: loc_delta_curve(folder, results),
                lambda: deletion_insertion_curves(folder, curves),
                lambda: sanity_curves(folder, results),
                lambda: shattering_plot(folder, results)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import HIGHER_IS_BETTER, TASK_METRICS
+from benchmarks.report.common import HIGHER_IS_BETTER, TASK_METRICS, deltas
 from benchmarks.report.stats import (
     MIN_TEST_IMAGES,
     p_text,
@@ -109,9 +109,10 @@ def view_findings(results: pd.DataFrame) -> list:
         base, layout = _view_of(model)
         if not base or base not in models:
             continue
-        keys = ["method", "layer_choice", "image", "metric"]
+        keys = ["method", "layer_choice", "image", "metric", "delta"]  # Loc(δ): one row per δ
         # the localization metrics only: explain_seconds_per_image is a timing, never equal
         scores = loc[(loc.library == "tfcam") & loc.metric.isin(TASK_METRICS["localization"])]
+        scores = scores.assign(delta=deltas(scores).fillna(-1.0))  # -1: a metric without δ
         a = scores[scores.model == model].set_index(keys).value
         b = scores[scores.model == base].set_index(keys).value
         both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()

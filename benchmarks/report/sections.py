@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report import speed as speed_section
-from benchmarks.report.common import TASK_METRICS, md_table
+from benchmarks.report.common import TASK_METRICS, at_paper_deltas, deltas, md_table, paper_metrics, sort_key
 from benchmarks.report.stats import WIN_REFERENCE, metric_table, win_percent
 
 
@@ -32,7 +32,28 @@ def _metric_section(results: pd.DataFrame, task: str) -> list:
 
 
 def localization(results: pd.DataFrame) -> list:
-    return _metric_section(results, "localization")
+    """The metrics table, Loc(δ) in it at each paper's δ only, then Loc(δ) at every δ run."""
+    table = metric_table(at_paper_deltas(results), "localization", paper_metrics(TASK_METRICS["localization"]))
+    if table.empty:
+        return []
+    return ["## Localization (mean ± std over images)\n", md_table(table), *loc_delta_over_deltas(results)]
+
+
+def loc_delta_over_deltas(results: pd.DataFrame) -> list:
+    """Mean Loc(δ) over images at every δ of the run: one column per δ, never mixed."""
+    loc = results[(results.task == "localization") & (results.metric == "loc_delta")]
+    loc = loc.assign(delta=deltas(loc)).dropna(subset=["delta", "value"])
+    if loc.delta.nunique() < 2:
+        return []
+    keys = ["model", "method", "library", "layer_choice"]
+    t = loc.pivot_table(index=keys, columns="delta", values="value", aggfunc="mean").reset_index()
+    t = sort_key(t)
+    t.columns = [c if isinstance(c, str) else f"δ={c:g}" for c in t.columns]
+    for c in t.columns[len(keys):]:
+        t[c] = t[c].map(lambda v: f"{v:.3f}" if np.isfinite(v) else "–")
+    return ["Loc(δ) (Chattopadhyay et al., 2018: pixels of the map ≥ δ inside the object over the object's "
+            "area plus those outside) at every δ run, mean over images; the table above shows it at each "
+            "paper's δ. Figure: `loc_delta_curve.png`.\n", md_table(t)]
 
 
 def faithfulness(results: pd.DataFrame) -> list:

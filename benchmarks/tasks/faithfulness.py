@@ -1,16 +1,24 @@
-"""Faithfulness: Average Drop %, Increase in Confidence %, deletion and insertion AUC (with
-their curves). Win % is computed across methods in the report, from the per-image drops."""
+"""Faithfulness: Average Drop %, Increase in Confidence % (Chattopadhay et al., WACV 2018,
+Grad-CAM++), deletion and insertion AUC with their curves (Petsiuk et al., BMVC 2018, RISE).
+Win % is computed across methods in the report, from the per-image drops.
+
+Masked pixels take ``metrics.masking.fill`` (:mod:`tfcam.fill`; the ``fill`` column of every
+row): the Average Drop / Increase masks and deletion's baseline. Insertion keeps RISE's
+blurred start whatever the fill. ``original_confidence`` rows hold each image's unmasked
+probability Y of the explained class (the denominator of Average Drop): where it is
+saturated (1.0) masking either destroys the confidence or leaves it whole."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from benchmarks import api, maps
 from benchmarks.driver import Output
+from benchmarks.explainers import fill_label, masking_fill
 
 name = "faithfulness"
 family = maps.FAMILY
 record_errors = True
-columns = ("first_image", "n_images")
+columns = ("first_image", "n_images", "fill")
 CURVES = ("deletion", "insertion")
 
 
@@ -26,7 +34,13 @@ class Settings:
 
 
 def units(run) -> list:
-    return maps.units(run, name, run.plan(name), 1)
+    # The fill on every row of the unit (its error row too); an unknown fill stops the run
+    # here, before any unit.
+    fill = fill_label(masking_fill(run.cfg))
+    out = maps.units(run, name, run.plan(name), 1)
+    for unit in out:
+        unit.row["fill"] = fill
+    return out
 
 
 def evaluate(run, unit, inputs) -> Output:
@@ -37,6 +51,7 @@ def evaluate(run, unit, inputs) -> Output:
     images = run.data.images[idx]
     targets = run.targets[idx]
     batch = value.maps
+    fill = masking_fill(run.cfg)
     base = unit.row
     rows, curves = [], []
 
@@ -45,7 +60,9 @@ def evaluate(run, unit, inputs) -> Output:
 
     if s.get("average_drop", True) or s.get("increase_in_confidence", True):
         # One pass over original and masked images serves both metrics.
-        drop = m.average_drop(run.model, images, batch, targets)
+        drop = m.average_drop(run.model, images, batch, targets, fill=fill)
+        # Y per image: saturated confidences (1.0) leave Average Drop little to tell apart
+        add("original_confidence", drop.extras["original"])
         if s.get("average_drop", True):
             add("average_drop", drop.values)
         if s.get("increase_in_confidence", True):
@@ -57,7 +74,9 @@ def evaluate(run, unit, inputs) -> Output:
     groups = [tuple(wanted)] if len({steps[c] for c in wanted}) == 1 else [(c,) for c in wanted]
     curve_base = {k: base[k] for k in ("task", "model", "method", "library", "layer_choice", "layer")}
     for which in groups:
-        for res in m.deletion_insertion(run.model, images, batch, targets, steps=steps[which[0]], which=which):
+        # deletion removes pixels to the fill; insertion starts from RISE's blur (its default)
+        for res in m.deletion_insertion(run.model, images, batch, targets, steps=steps[which[0]], which=which,
+                                        deletion_baseline=fill):
             add(res.name, res.values)
             fraction = res.extras["fraction"]
             for i, curve in zip(idx, res.curves):

@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks import api
 from benchmarks.driver import Output, Unit
-from benchmarks.explainers import make_explainer, signed_maps, unit_maps
+from benchmarks.explainers import make_explainer, masking_fill, signed_maps, unit_maps
 
 name = "sanity"
 family = name
@@ -72,7 +72,7 @@ def evaluate(run, unit, inputs) -> Output:
     signed = []   # the signed maps of each call: the trained model's, then one per step
 
     def explain_fn(model, x, t):
-        explainer = make_explainer(method_cfg, model, layer, bs)
+        explainer = make_explainer(method_cfg, model, layer, bs, fill=masking_fill(run.cfg))
         maps = unit_maps(explainer(x, np.asarray(t), idx), len(x), x.shape[1:3])
         signed.append(np.nan_to_num(signed_maps(explainer, model, layer, x, t, maps)))
         return maps

@@ -28,7 +28,7 @@ import numpy as np
 
 from benchmarks import api, passes
 from benchmarks.driver import Output, Unit
-from benchmarks.explainers import make_explainer
+from benchmarks.explainers import make_explainer, masking_fill
 from benchmarks.models import zoo
 from benchmarks.util import as_list
 
@@ -208,7 +208,8 @@ def _time_method(ctx, setting: Setting, method_cfg, choice, layer, float32_maps:
     method_cfg = _with_chunk(method_cfg, setting.chunk)
     x, t, ids = setting.images, setting.targets, setting.ids
     start = time.perf_counter()
-    explainer = make_explainer(method_cfg, setting.model, layer, batch_size=setting.batch_size)
+    explainer = make_explainer(method_cfg, setting.model, layer, batch_size=setting.batch_size,
+                               fill=masking_fill(ctx.cfg))
     maps = np.asarray(explainer(x, t, ids))
     first = time.perf_counter() - start
     seconds = median_seconds(lambda: explainer(x, t, ids), setting.repeats)
@@ -239,7 +240,8 @@ def _agreement(ctx, setting, method_cfg, layer, maps, float32_maps, key, base) -
     are left out."""
     if key not in float32_maps:  # not timed in this process (a resumed run): make them now
         model = zoo.with_precision(ctx.model_cfg, ctx.model, "float32", ctx.info)
-        explainer = make_explainer(method_cfg, model, layer, batch_size=setting.batch_size)
+        explainer = make_explainer(method_cfg, model, layer, batch_size=setting.batch_size,
+                                   fill=masking_fill(ctx.cfg))
         float32_maps[key] = np.asarray(explainer(setting.images, setting.targets, setting.ids))
     spearman = api.metrics().spearman
     return [{**base, "image": i, "metric": "spearman_to_float32",

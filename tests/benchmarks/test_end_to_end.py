@@ -37,6 +37,7 @@ def test_tiny_sweep(tmp_path, cache_dir):
         assert len(tkv) and (tkv.metric == "error").all() and tkv.error.str.len().gt(0).all()
     faith = table[table.task == "faithfulness"]
     assert {"average_drop", "deletion", "insertion"} <= set(faith.metric)
-    assert not table.duplicated(["task", "model", "method", "layer_choice", "image", "metric", "weights", "first_image"]).any()
+    assert not table.duplicated(["task", "model", "method", "layer_choice", "image", "metric", "weights",
+                                 "first_image", "delta"]).any()
     summary = (sweep / "summary.md").read_text()
     assert "Localization" in summary and "tkv_grad_cam" in summary

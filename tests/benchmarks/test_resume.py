@@ -13,7 +13,7 @@ from benchmarks import api, results
 from benchmarks.app import run
 from tests.benchmarks.conftest import compose, tiny_overrides
 
-KEY = ["task", "model", "method", "layer_choice", "image", "metric", "first_image"]
+KEY = ["task", "model", "method", "layer_choice", "image", "metric", "first_image", "delta"]  # one Loc row per δ
 
 
 class Killed(BaseException):

@@ -56,7 +56,7 @@ def test_integrated_gradients_needs_positive_steps(model, steps):
 def test_unknown_option_lists_the_options_and_close_matches(model):
     with pytest.raises(TypeError, match=r"score_cam got unknown option \['max_channel'\] "
                                         r"\('max_channel': did you mean \['max_channels'\]\?\); "
-                                        r"its options are \['max_channels', 'channel_ranking', 'chunk_size'\]"):
+                                        r"its options are \['max_channels', 'channel_ranking', 'fill', 'chunk_size'\]"):
         tfcam.explain(model, nets.images(n=1), "score_cam", max_channel=2)
 
 
@@ -72,7 +72,7 @@ def test_misspelled_explain_parameter_is_suggested(model):
 
 
 @pytest.mark.parametrize("cls, option, options", [
-    (tfcam.ScoreCAM, "chunk", r"\['max_channels', 'channel_ranking', 'chunk_size'\]"),
+    (tfcam.ScoreCAM, "chunk", r"\['max_channels', 'channel_ranking', 'fill', 'chunk_size'\]"),
     (tfcam.IntegratedGradients, "step", r"\['steps', 'baseline', 'rule'\]"),
     (tfcam.RelevanceCAM, "composit", r"\['composite', 'start', 'relu'\]"),
     (tfcam.Deconvnet, "bad_option", "no options of its own"),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from metrics_helpers import mean_model
+from metrics_helpers import mean_model, np_softmax
 
 from tfcam import metrics
 
@@ -142,3 +142,77 @@ def test_explain_function_instead_of_maps(model):
     metrics.deletion(model, X, explain_fn, targets=1, steps=4)
     assert seen == [[0], [1]]  # resolved top-1, then the given class
     assert metrics.HIGHER_IS_BETTER["average_drop"] is False
+
+
+# ------------------------------------------------------------------ the masking fill
+def test_average_drop_fill_mean_matches_numpy(model):
+    """X ⊙ L + mean(X) ⊙ (1 − L): the masked-out part takes each image's own mean colour."""
+    rng = np.random.default_rng(3)
+    x = rng.random((5, 4, 4, 1)).astype(np.float32)
+    maps = rng.random((5, 4, 4))
+    mu = x.mean(axis=(1, 2, 3), dtype=np.float64)
+    masked = x[..., 0] * maps + mu[:, None, None] * (1 - maps)
+    y, o = sigmoid(3 * mu - 0.5), sigmoid(3 * masked.mean(axis=(1, 2)) - 0.5)
+    r = metrics.average_drop(model, x, maps, fill="mean", batch_size=2)
+    np.testing.assert_allclose(r.extras["original"], y, atol=1e-6)
+    np.testing.assert_allclose(r.extras["masked"], o, atol=1e-6)
+    np.testing.assert_allclose(r.values, 100 * np.maximum(0, y - o) / y, atol=1e-4)
+    ic = metrics.increase_in_confidence(model, x, maps, targets=1, fill="mean")
+    y1, o1 = 1 - y, 1 - o  # two classes: p(1) = 1 - p(0)
+    assert np.abs(y1 - o1).min() > 1e-4  # no near-tie to flip
+    np.testing.assert_array_equal(ic.values, 100.0 * (y1 < o1))
+
+
+def test_average_drop_per_channel_fill_is_the_normalized_zero():
+    """fill = ImageNet's mean on [0, 1] images: what masking the normalized tensor gives."""
+    mean = np.array([0.485, 0.456, 0.406])
+    w = np.array([[1.0, -1.0], [2.0, 0.5], [-1.5, 1.0]])
+    rgb = mean_model(w, [0.0, 0.0], channels=3)
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 4, 4, 3)).astype(np.float32)
+    maps = rng.random((3, 4, 4))
+    masked = x * maps[..., None] + mean * (1 - maps[..., None])
+    p = lambda img: np_softmax(img.mean(axis=(1, 2)) @ w)
+    t = p(x.astype(np.float64)).argmax(1)
+    y, o = p(x.astype(np.float64))[np.arange(3), t], p(masked)[np.arange(3), t]
+    r = metrics.average_drop(rgb, x, maps, fill=list(mean))
+    np.testing.assert_allclose(r.extras["masked"], o, atol=1e-6)
+    np.testing.assert_allclose(r.values, 100 * np.maximum(0, y - o) / y, atol=1e-4)
+
+
+def test_top_percent_fills_the_dropped_pixels(model):
+    r = metrics.average_drop(model, X, X[..., 0].copy(), top_percent=25, fill=0.5)
+    m = (12 + 13 + 14 + 15) / 15 / 16 + 0.5 * 12 / 16  # 12 pixels dropped to 0.5
+    assert r.extras["masked"][0] == pytest.approx(sigmoid(3 * m - 0.5), abs=1e-6)
+
+
+def test_default_fill_is_black_bit_for_bit(model):
+    rng = np.random.default_rng(5)
+    x, maps = rng.random((4, 4, 4, 1)).astype(np.float32), rng.random((4, 4, 4))
+    default = metrics.average_drop(model, x, maps)
+    black = metrics.average_drop(model, x, maps, fill="black")
+    assert np.array_equal(default.values, black.values)
+    assert np.array_equal(default.extras["masked"], black.extras["masked"])
+    wins = [metrics.win_percent(model, x, maps, maps[::-1], **kw).values for kw in ({}, {"fill": "black"})]
+    assert np.array_equal(*wins)
+
+
+def test_unknown_fill_names_the_choices(model):
+    with pytest.raises(ValueError, match=r"fill must be one of \['black', 'mean', 'blur'\]"):
+        metrics.average_drop(model, X, np.zeros((1, 4, 4)), fill="grey")
+    with pytest.raises(ValueError, match=r"baseline must be one of \['black', 'mean', 'blur'\]"):
+        metrics.deletion(model, X, np.zeros((1, 4, 4)), baseline="grey")
+
+
+def test_deletion_to_each_images_mean_colour():
+    """Deletion's baseline "mean": removed pixels take the image's mean (RISE deletes to 0
+    in the normalized tensor, the data set's mean colour)."""
+    score = mean_model([[1.0, 0.0]], [0.0, 0.0])  # the explained score is the mean pixel
+    r = metrics.deletion(score, X, X[..., 0].copy(), targets=0, steps=4, baseline="mean",
+                         apply_softmax=False)
+    values = np.sort(X.ravel())[::-1]  # brightest first, 4 pixels per step
+    expected = [(X.sum() - values[:k].sum() + k * 0.5) / 16 for k in range(0, 17, 4)]
+    np.testing.assert_allclose(r.curves[0], expected, atol=1e-6)
+    black = metrics.deletion(score, X, X[..., 0].copy(), targets=0, steps=4, apply_softmax=False)
+    assert np.array_equal(black.curves, metrics.deletion(
+        score, X, X[..., 0].copy(), targets=0, steps=4, baseline="black", apply_softmax=False).curves)

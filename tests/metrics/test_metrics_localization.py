@@ -156,6 +156,65 @@ def test_loc_delta_hand_computed():
     assert metrics.loc_delta(GT.astype(float), GT).values[0] == 1.0
 
 
+def _loc_by_hand(m, gt, delta):
+    """Loc(δ) of one (H, W) map, written out: selected pixels inside over GT area + outside."""
+    sel = m >= delta
+    denom = gt.sum() + (sel & ~gt).sum()
+    return (sel & gt).sum() / denom if denom else 0.0
+
+
+def test_loc_delta_curve_hand_computed():
+    curve = metrics.loc_delta_curve(MAP, GT, [0.0, 0.2, 0.5, 0.9, 1.0])
+    # δ 0 selects all 16 pixels: 4 / (4 + 12), the object's share of the image;
+    # δ 0.2 and 0.5 as in test_loc_delta_hand_computed; δ 0.9 and 1.0: only (0,0) -> 1 / 4
+    np.testing.assert_allclose(curve.curves, [[4 / 16, 4 / 6, 0.75, 0.25, 0.25]])
+    assert curve.values[0] == pytest.approx(np.mean([4 / 16, 4 / 6, 0.75, 0.25, 0.25]))
+    assert curve.name == "loc_delta_curve" and curve.higher_is_better
+    np.testing.assert_array_equal(curve.extras["deltas"], [0.0, 0.2, 0.5, 0.9, 1.0])
+
+
+def test_loc_delta_curve_columns_are_loc_delta_in_the_order_given():
+    rng = np.random.default_rng(3)
+    maps = np.round(rng.random((6, 7, 9)), 1)  # ties on the thresholds themselves
+    maps[1] = 0.0                              # all-zero map
+    maps[2] = 0.4                              # constant map
+    gt = rng.random((6, 7, 9)) > 0.6
+    gt[3] = False                              # empty ground truth
+    deltas = [0.5, 0.0, 0.1, 0.9, 1.0, 0.1, 0.3, 0.7]  # unsorted, one repeated
+    curve = metrics.loc_delta_curve(maps, gt, deltas).curves
+    assert curve.shape == (6, len(deltas))
+    for j, d in enumerate(deltas):
+        np.testing.assert_array_equal(curve[:, j], metrics.loc_delta(maps, gt, delta=d).values)
+        np.testing.assert_allclose(curve[:, j], [_loc_by_hand(m, g, d) for m, g in zip(maps, gt)])
+
+
+@pytest.mark.parametrize("bad", [[], [0.5, 1.2], [-0.1]])
+def test_loc_delta_curve_rejects_thresholds_outside_0_1(bad):
+    with pytest.raises(ValueError, match="deltas"):
+        metrics.loc_delta_curve(MAP, GT, bad)
+
+
+DELTAS = np.round(np.arange(11) / 10, 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(arrays(np.float64, (3, 6, 6), elements=st.floats(0, 1)), arrays(bool, (3, 6, 6)))
+def test_loc_delta_curve_properties(maps, gt):
+    curve = metrics.loc_delta_curve(maps, gt, DELTAS).curves
+    assert np.all((curve >= 0) & (curve <= 1))
+    # δ = 0 selects every pixel: Loc(0) is the ground truth's share of the image, whatever the map
+    np.testing.assert_allclose(curve[:, 0], gt.mean(axis=(1, 2)))
+    # no energy outside the object: nothing external, Loc = selected inside / area, falling with δ
+    inside_only = metrics.loc_delta_curve(np.where(gt, maps, 0.0), gt, DELTAS).curves[:, 1:]
+    assert np.all(np.diff(inside_only, axis=1) <= 1e-12)
+    # no energy inside the object: nothing internal above 0
+    outside_only = metrics.loc_delta_curve(np.where(gt, 0.0, maps), gt, DELTAS).curves[:, 1:]
+    assert np.all(outside_only == 0)
+    # the curve of the object's own mask is 1 at every δ > 0 (when there is an object)
+    exact = metrics.loc_delta_curve(gt.astype(float), gt, DELTAS).curves[:, 1:]
+    np.testing.assert_array_equal(exact, np.where(gt.any(axis=(1, 2)), 1.0, 0.0)[:, None] * np.ones(10))
+
+
 def test_class_sensitivity():
     a = np.zeros((3, 4, 4), bool)
     b = np.zeros((3, 4, 4), bool)

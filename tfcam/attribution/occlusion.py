@@ -1,5 +1,11 @@
 """Occlusion (Zeiler & Fergus, 2014): the score drop when a patch is replaced by a baseline.
 
+`baseline` is what an occluded patch becomes (`tfcam.fill`): 0 (the default, "black"),
+"mean" (each image's mean colour, per channel), "blur" (a Gaussian-blurred copy), a number
+or one number per channel. Zeiler & Fergus occlude with a grey square; codes that occlude
+the *normalized* tensor with 0 fill with the data set's mean colour
+(`baseline=[0.485, 0.456, 0.406]` on ImageNet images in [0, 1]).
+
 raw[pixel] = mean over the patches covering the pixel of (S(x) - S(x with patch occluded));
 pixels no patch covers get 0. maps = minmax(ReLU(raw)): where occluding lowers the score.
 All occluded copies of a batch are evaluated `chunk_size` at a time. Patches are segments of
@@ -21,6 +27,7 @@ from keras import ops
 from tfcam import targets
 from tfcam._maps import minmax, spatial_letters
 from tfcam.explainer import InputSpaceMethod
+from tfcam.fill import blend, check_fill, fill_values
 from tfcam.inputs import each, feeds
 from tfcam.perturbation import Pairs, PerturbationMethod
 from tfcam.registry import register
@@ -47,9 +54,10 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
     pair_name = "occluded"
 
     def __init__(self, model, layer=None, *, patch: int | None = None, stride: int | None = None,
-                 baseline: float = 0.0, chunk_size: int | None = None, **kwargs):
+                 baseline=0.0, chunk_size: int | None = None, **kwargs):
+        check_fill(baseline, "baseline")  # an unknown fill fails here, before any model call
         super().__init__(model, None, chunk_size=chunk_size, **kwargs)
-        self.patch, self.stride, self.baseline = patch, stride, float(baseline)
+        self.patch, self.stride, self.baseline = patch, stride, baseline
 
     def _masks(self, shape, name=None):
         patch = self.patch or max(1, min(shape) // 8)
@@ -86,13 +94,18 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
             masks = np.eye(x.shape[1], dtype="float32")
         masks = ops.convert_to_tensor(masks)
         keep = np.ones((len(x), masks.shape[0]), dtype=bool)
-        return Pairs(keep, (each(ops.convert_to_tensor, images), masks), (masks,))
+        # The fill of each image, computed on the host, goes to the device once (none for
+        # black: the patch is multiplied out).
+        filler = fill_values(self.baseline, np.asarray(x), name="baseline")
+        fills = () if filler is None else (ops.convert_to_tensor(filler),)
+        return Pairs(keep, (each(ops.convert_to_tensor, images), masks, *fills), (masks,))
 
-    def perturbed(self, part, images, masks, image_idx, patch_idx, indices):
-        baseline = self.baseline
+    def perturbed(self, part, images, masks, *rest):
+        *fills, image_idx, patch_idx, indices = rest
+        fill = ops.take(fills[0], image_idx, axis=0) if fills else None
 
         def occlude(x, m):
-            return x * (1 - m) + baseline * m
+            return blend(x, 1 - m, fill)  # the patch (m = 1) takes the fill
 
         m = ops.take(masks, patch_idx, axis=0)
         x = images if part is None else images[part]

@@ -7,6 +7,9 @@ import math
 import keras
 import numpy as np
 
+from tfcam.fill import fill_like
+from tfcam.fill import gaussian_blur as _blur
+
 from ._inputs import as_images, as_maps
 from ._ranks import descending_ranks
 from ._scoring import ClassScorer
@@ -18,23 +21,17 @@ def gaussian_blur(images, sigma: float = 5.0, size: int = 11) -> np.ndarray:
 
     The kernel is the Gaussian of standard deviation ``sigma`` pixels truncated to
     radius ``(size - 1) // 2`` and normalized to sum 1 (scipy.ndimage); borders are
-    reflected. RISE's insertion substrate: sigma 5, 11 × 11.
+    reflected. RISE's insertion substrate: sigma 5, 11 × 11 (`tfcam.fill`'s "blur").
     """
-    from scipy import ndimage
-
-    x = as_images(images)
-    radius = (int(size) - 1) // 2
-    return ndimage.gaussian_filter(x, sigma=float(sigma), radius=radius, axes=(1, 2), mode="reflect")
+    return _blur(as_images(images), sigma, size)
 
 
 def _substrate(baseline, x: np.ndarray, blur_sigma: float, blur_size: int) -> np.ndarray:
-    """(N, H, W, C) float32 substrate from a number, an array, "blur" or a callable."""
+    """(N, H, W, C) float32 substrate from a fill name ("black", "mean", "blur": see
+    `tfcam.fill`), a number, an array or a callable."""
     if isinstance(baseline, str):
-        if baseline != "blur":
-            raise ValueError(
-                f'baseline must be a number, an array, a callable or "blur"; received {baseline!r}.'
-            )
-        return gaussian_blur(x, blur_sigma, blur_size)
+        return fill_like(baseline, x, blur_sigma=blur_sigma, blur_size=blur_size,
+                         name="baseline")
     if callable(baseline):
         baseline = baseline(x)
     b = np.asarray(baseline, dtype=np.float32)
@@ -112,8 +109,9 @@ def deletion_insertion(
             maps`` (called with the resolved (N,) class indices).
         steps: number of steps (used when ``pixels_per_step`` is None).
         pixels_per_step: RISE's ``step``, overrides ``steps``.
-        deletion_baseline, insertion_baseline: a number, an array broadcastable to
-            (N, H, W, C), a callable ``images -> array``, or ``"blur"``.
+        deletion_baseline, insertion_baseline: a fill name of `tfcam.fill`
+            (``"black"``: 0, ``"mean"``: each image's mean colour, ``"blur"``), a number,
+            an array broadcastable to (N, H, W, C), or a callable ``images -> array``.
         blur_sigma, blur_size: the Gaussian blur for ``"blur"``.
         which: the curves to compute, a subset of ``("deletion", "insertion")``.
 
@@ -180,7 +178,10 @@ def deletion_insertion(
 def deletion(model, images, maps, targets=None, *, steps=28, pixels_per_step=None, baseline=0.0,
              apply_softmax=None, batch_size=64) -> MetricResult:
     """Deletion AUC (RISE): remove pixels in descending map order, replacing them with
-    ``baseline`` (0 by default). Lower is better.
+    ``baseline``: 0 by default (``"black"``), ``"mean"`` (each image's mean colour, per
+    channel), ``"blur"``, a number or an array (see `deletion_insertion`). Lower is better.
+    RISE's code deletes to 0 in the *normalized* tensor, i.e. the data set's mean colour:
+    ``baseline=[0.485, 0.456, 0.406]`` on ImageNet images in [0, 1].
 
     See `deletion_insertion` for the protocol and arguments. Returns values (N,) AUC in
     the probability's unit (in [0, 1]) and curves (N, n + 1).

@@ -1,8 +1,18 @@
-"""Average Drop %, Increase in Confidence % and Win % (Grad-CAM++ protocol)."""
+"""Average Drop %, Increase in Confidence % and Win % (Grad-CAM++ protocol, Chattopadhay
+et al., WACV 2018): the explained class's probability on the image masked by its map.
+
+The masked image is ``X ⊙ L + fill ⊙ (1 − L)`` (`tfcam.fill`): ``fill="black"`` (the
+default) is the paper's ``X ⊙ L`` on the images as the model takes them; codes that mask the
+*normalized* tensor fill with the data set's mean colour (``fill=[0.485, 0.456, 0.406]`` on
+ImageNet images in [0, 1]); ``"mean"`` uses each image's own mean colour, ``"blur"`` a
+blurred copy.
+"""
 
 from __future__ import annotations
 
 import numpy as np
+
+from tfcam.fill import blend, fill_values
 
 from ._inputs import as_images, as_unit_maps
 from ._ranks import descending_ranks
@@ -28,10 +38,12 @@ def _drop(y: np.ndarray, o: np.ndarray) -> np.ndarray:
     return np.where(y > 0, 100.0 * np.maximum(0.0, y - o) / safe, 0.0)
 
 
-def _scores_with_maps(model, images, maps_list, targets, top_percent, apply_softmax, batch_size):
+def _scores_with_maps(model, images, maps_list, targets, top_percent, apply_softmax, batch_size,
+                      fill="black"):
     """Original scores Y (N,) and explanation-masked scores O (len(maps_list), N), all
     masked images evaluated in one stack of batched calls."""
     x = as_images(images)
+    filler = fill_values(fill, x)  # None for black: the plain product X ⊙ L
     n, h, w = x.shape[:3]
     scorer = ClassScorer(model, x, targets, apply_softmax, batch_size)
     masks = np.stack(
@@ -45,22 +57,26 @@ def _scores_with_maps(model, images, maps_list, targets, top_percent, apply_soft
     which, image = flat // n, flat % n
 
     def make_batch(a, b):
-        return x[image[a:b]] * masks[which[a:b], image[a:b]][..., None]
+        rows = image[a:b]
+        return blend(x[rows], masks[which[a:b], rows][..., None],
+                     None if filler is None else filler[rows])
 
     o = scorer.scores(make_batch, image).reshape(k, n)
     return scorer.original, o, scorer
 
 
 def average_drop(
-    model, images, maps, targets=None, *, top_percent=None, apply_softmax=None, batch_size=64
+    model, images, maps, targets=None, *, top_percent=None, fill="black", apply_softmax=None,
+    batch_size=64,
 ) -> MetricResult:
     """Average Drop %: ``100 * mean_i max(0, Y_i - O_i) / Y_i``. Lower is better.
 
     ``Y_i`` is the probability of the explained class for image i and ``O_i`` the
     probability of the same class for the explanation-masked image: ``X ⊙ L`` with the
     map L in [0, 1] (soft mask, Grad-CAM++ / Score-CAM protocol), or, with
-    ``top_percent=p``, ``X`` with only the top p% pixels of L kept (others set to 0;
-    ``round(p/100·H·W)`` pixels, ties broken in row-major order).
+    ``top_percent=p``, ``X`` with only the top p% pixels of L kept (others set to the
+    fill; ``round(p/100·H·W)`` pixels, ties broken in row-major order). With a ``fill``
+    other than black the masked image is ``X ⊙ L + fill ⊙ (1 − L)``.
 
     Args:
         model: a Keras model mapping (B, H, W, C) images to (B, classes) outputs.
@@ -72,6 +88,11 @@ def average_drop(
             indices, or a callable ``score(outputs) -> (N,)`` used instead of the
             probability.
         top_percent: None for the soft mask, or p in (0, 100] for the binary variant.
+        fill: what masked pixels become (`tfcam.fill`): ``"black"`` (0, the default),
+            ``"mean"`` (each image's mean colour, per channel), ``"blur"`` (RISE's
+            Gaussian blur), a number or one number per channel (e.g. ImageNet's mean
+            ``[0.485, 0.456, 0.406]``: the authors' codes mask the normalized tensor,
+            whose 0 is that colour).
         apply_softmax: None detects whether the outputs already are probabilities:
             from the last layer when it is a softmax (no) or linear (yes), otherwise
             from the outputs (non-negative rows summing to 1 need none); True/False
@@ -83,7 +104,7 @@ def average_drop(
         ``extras["original"]`` Y and ``extras["masked"]`` O (probabilities).
     """
     y, o, _ = _scores_with_maps(
-        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size
+        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
     )
     return MetricResult(
         "average_drop", _drop(y, o[0]), higher_is_better=False,
@@ -92,7 +113,8 @@ def average_drop(
 
 
 def increase_in_confidence(
-    model, images, maps, targets=None, *, top_percent=None, apply_softmax=None, batch_size=64
+    model, images, maps, targets=None, *, top_percent=None, fill="black", apply_softmax=None,
+    batch_size=64,
 ) -> MetricResult:
     """Increase in Confidence (Average Increase) %: ``100 * mean_i 1[Y_i < O_i]``.
     Higher is better.
@@ -101,7 +123,7 @@ def increase_in_confidence(
     explanation-masked image scores strictly higher than the original, else 0.
     """
     y, o, _ = _scores_with_maps(
-        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size
+        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
     )
     return MetricResult(
         "increase_in_confidence", 100.0 * (y < o[0]), higher_is_better=True,
@@ -110,8 +132,8 @@ def increase_in_confidence(
 
 
 def win_percent(
-    model, images, maps_a, maps_b, targets=None, *, top_percent=None, apply_softmax=None,
-    batch_size=64, tie_tolerance=1e-6,
+    model, images, maps_a, maps_b, targets=None, *, top_percent=None, fill="black",
+    apply_softmax=None, batch_size=64, tie_tolerance=1e-6,
 ) -> MetricResult:
     """Win % of method A over method B: share of images on which A's drop is smaller.
     Higher is better (for A).
@@ -128,7 +150,7 @@ def win_percent(
     """
     y, o, _ = _scores_with_maps(
         model, images, [("maps_a", maps_a), ("maps_b", maps_b)], targets, top_percent,
-        apply_softmax, batch_size,
+        apply_softmax, batch_size, fill,
     )
     da, db = _drop(y, o[0]), _drop(y, o[1])
     diff = db - da

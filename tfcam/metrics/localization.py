@@ -231,6 +231,49 @@ def loc_delta(maps, masks, delta=0.5) -> MetricResult:
     return MetricResult("loc_delta", values, higher_is_better=True, extras={"delta": float(delta)})
 
 
+def loc_delta_curve(maps, masks, deltas) -> MetricResult:
+    """Loc(δ) at every δ of ``deltas`` at once (Grad-CAM++ reports it over δ): column j
+    equals ``loc_delta(maps, masks, deltas[j]).values``. Higher is better.
+
+    One pass over the pixels whatever the number of δ: each pixel is binned by how many
+    of the sorted δ it reaches (``searchsorted``), and the counts of pixels >= δ inside
+    and outside the ground truth are the bins' reversed cumulative sums.
+
+    Args:
+        maps: (N, H, W) in [0, 1].
+        masks: (N, H, W) bool or boxes.
+        deltas: (D,) thresholds in [0, 1], in any order (repeats allowed).
+
+    Returns:
+        ``curves`` (N, D): Loc at each δ, in the order of ``deltas``; ``values`` (N,) their
+        mean over the given δ (one number per image for a table); ``extras["deltas"]`` (D,).
+        δ = 0 selects every pixel: Loc(0) is the ground truth's share of the image.
+    """
+    m = as_unit_maps(maps)
+    gt = as_masks(masks, m.shape[0], m.shape[1:])
+    d = np.asarray(deltas, dtype=np.float64).reshape(-1)
+    if d.size == 0 or not np.all((d >= 0.0) & (d <= 1.0)):
+        raise ValueError(f"deltas must be one or more thresholds in [0, 1]; received {deltas!r}.")
+    n, k = m.shape[0], d.size
+    order = np.argsort(d, kind="stable")
+    # bin b of a pixel = number of sorted δ <= its value: it is selected (map >= δ_j) iff j < b
+    bins = np.searchsorted(d[order], m.reshape(n, -1), side="right")
+    flat = bins + (k + 1) * np.arange(n)[:, None]
+    inside = gt.reshape(n, -1)
+
+    def at_least(select):  # (N, D): pixels of ``select`` with map >= δ_j, sorted δ order
+        hist = np.bincount(flat[select], minlength=n * (k + 1)).reshape(n, k + 1)
+        return np.cumsum(hist[:, ::-1], axis=1)[:, ::-1][:, 1:]
+
+    internal, external = at_least(inside), at_least(~inside)
+    denom = inside.sum(axis=1, keepdims=True) + external
+    sorted_loc = np.where(denom > 0, internal / np.maximum(denom, 1), 0.0)
+    curves = np.empty_like(sorted_loc)
+    curves[:, order] = sorted_loc
+    return MetricResult("loc_delta_curve", curves.mean(axis=1), higher_is_better=True, curves=curves,
+                        extras={"deltas": d})
+
+
 def class_sensitivity(maps, masks_target, masks_other) -> MetricResult:
     """Class sensitivity on images holding two classes. Higher is better.
 

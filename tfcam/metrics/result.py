@@ -21,6 +21,7 @@ HIGHER_IS_BETTER = {
     "pointing_game": True,
     "energy_pointing_game": True,
     "loc_delta": True,
+    "loc_delta_curve": True,
     "class_sensitivity": True,
     "spearman_abs": False,
     "spearman": False,

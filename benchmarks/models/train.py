@@ -1,9 +1,17 @@
 """Get a model ready to explain: ImageNet weights if the user has them, else train it on the
 built-in data set with ordinary ``model.fit``, cached on disk under the config's hash.
 
-Cache layout: ``<cache_dir>/models/<name>-<hash>/model.weights.h5`` and ``info.json``
-(accuracy, config, timings). The hash covers the model config, the training config and the
-data set's parameters, so changing any of them trains a new model and keeps the old one.
+Cache layout: ``<cache_dir>/models/<name>-<size>px-<hash>/model.weights.h5`` and
+``info.json`` (accuracy, config, timings). The hash covers what the weights depend on and
+nothing else: the architecture keys, the training recipe (not its reporting settings) and
+the training data's parameters *as generated* (a folder run, which names no synthetic
+parameters, trains on the defaults and so shares the built-in run's model). Changing any of
+them trains a new model and keeps the old one.
+
+The package ships the weights its own recipe makes for the default small models
+(``benchmarks/models/weights/``, same layout, made by ``scripts/ship_weights.py``): a cold
+cache finds them there instead of training (``tests/benchmarks/test_shipped_weights.py``
+retrains them and compares).
 """
 from __future__ import annotations
 
@@ -22,8 +30,14 @@ from benchmarks.models.init import initialize
 
 ARCH_KEYS = ("name", "builder", "application", "preprocess", "widths", "blocks", "batch_norm", "nested",
              "pools", "strides")
-# Training keys that do not change the weights.
-NOT_HASHED = ("progress", "min_accuracy")
+# Training keys that do not change the weights (what to do with the model, not how it is made).
+NOT_HASHED = ("progress", "min_accuracy", "on_inaccurate")
+# The synthetic data's parameters the training set is generated with (benchmarks/data/synthetic.py).
+DATA_KEYS = ("max_distractors", "object_scale", "border_fraction", "noise_std", "background")
+SHIPPED = Path(__file__).with_name("weights")
+# Training sets larger than this are generated again rather than written to the cache
+# (224-px training data is over 1 GB as float32).
+MAX_CACHED_DATA_BYTES = 256 * 2**20
 # Training keys added after models were cached, whose default trains what was trained before
 # the key existed: left out of the hash at that default, so those cached weights stay valid.
 HASHED_UNLESS_DEFAULT = {"init": "default"}
@@ -34,7 +48,7 @@ class ModelInfo:
     """How a model was obtained, and how accurate it is."""
 
     name: str
-    source: str                 # imagenet | trained | cached
+    source: str                 # imagenet | trained | cached | shipped (in the package)
     accuracy: float | None      # on the built-in validation split (None for ImageNet weights)
     path: str | None
     accurate_enough: bool
@@ -54,6 +68,13 @@ def _plain(cfg) -> dict:
     except ImportError:  # pragma: no cover
         pass
     return dict(cfg)
+
+
+def training_fingerprint(data_cfg, image_size: int, num_classes: int) -> dict:
+    """What the training data depends on (the ``data_fingerprint`` of :func:`config_hash`)."""
+    from benchmarks.data.synthetic import GENERATOR_VERSION
+    return {"image_size": image_size, "num_classes": num_classes, "generator": GENERATOR_VERSION,
+            "data": training_data_parameters(data_cfg)}
 
 
 def config_hash(model_cfg, train_cfg, data_fingerprint: dict) -> str:
@@ -135,24 +156,43 @@ class _TqdmProgress:
         return Progress()
 
 
+def training_data_parameters(data_cfg) -> dict:
+    """The synthetic parameters the training set is generated with: the data config's where
+    it sets them, else the generator's defaults (a folder config sets none)."""
+    from benchmarks.data.synthetic import SyntheticSpec
+    given = _plain(data_cfg) if data_cfg is not None else {}
+    out = {}
+    for k in DATA_KEYS:
+        value = given.get(k)
+        value = getattr(SyntheticSpec, k) if value is None else value
+        out[k] = list(value) if k == "object_scale" else value
+    return out
+
+
 def _train_data_specs(data_cfg, train_cfg, num_classes: int, image_size: int):
     from benchmarks.data.synthetic import SyntheticSpec
     base = dict(image_size=image_size, num_classes=num_classes, pair_fraction=0.0,
                 seed=int(train_cfg.get("data_seed", 1234)))
-    for k in ("max_distractors", "object_scale", "border_fraction", "noise_std", "background"):
-        if data_cfg is not None and data_cfg.get(k) is not None:
-            base[k] = tuple(data_cfg[k]) if k == "object_scale" else data_cfg[k]
+    for k, v in training_data_parameters(data_cfg).items():
+        base[k] = tuple(v) if k == "object_scale" else v
     train = SyntheticSpec(**base, n_images=int(train_cfg.n_train), split="train")
     val = SyntheticSpec(**base, n_images=int(train_cfg.n_val), split="val")
     return train, val
 
 
+_DATA_IN_MEMORY: dict = {}
+
+
 def _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress, cache_dir):
     """The training and validation sets, generated once and kept next to the models (the
-    second model of a run reuses the first one's data)."""
+    second model of a run reuses the first one's data); sets over MAX_CACHED_DATA_BYTES are
+    kept in memory for this process only."""
     train, val = _train_data_specs(data_cfg, train_cfg, num_classes, image_size)
     blob = json.dumps([train.fingerprint(), val.fingerprint()], sort_keys=True, default=str).encode()
-    path = Path(str(cache_dir)).expanduser() / "data" / f"train-{hashlib.sha256(blob).hexdigest()[:12]}.npz"
+    key = hashlib.sha256(blob).hexdigest()[:12]
+    if key in _DATA_IN_MEMORY:
+        return (train, val, *_DATA_IN_MEMORY[key])
+    path = Path(str(cache_dir)).expanduser() / "data" / f"train-{key}.npz"
     if path.is_file():
         with np.load(path) as z:
             from benchmarks.data.dataset import Dataset
@@ -161,6 +201,10 @@ def _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress, c
                     for k in ("train", "val")]
         return train, val, sets[0], sets[1]
     t, v = generate(train, progress=progress), generate(val, progress=progress)
+    if t.images.nbytes + v.images.nbytes > MAX_CACHED_DATA_BYTES:
+        _DATA_IN_MEMORY.clear()  # one set at a time: the next model of the run reuses it
+        _DATA_IN_MEMORY[key] = (t, v)
+        return train, val, t, v
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.tmp{os.getpid()}.npz")
     np.savez(tmp, train_images=t.images, train_labels=t.labels, train_masks=t.masks,
@@ -267,21 +311,20 @@ def load_or_train(model_cfg, train_cfg, data_cfg, image_size: int, num_classes: 
         model = zoo.build(model_cfg, 224, 1000, imagenet=imagenet)
         log(f"[tfcam-bench] {model_cfg.name}: ImageNet weights from {imagenet}")
         return model, ModelInfo(str(model_cfg.name), "imagenet", None, str(imagenet), True, min_acc)
-    from benchmarks.data.synthetic import GENERATOR_VERSION
-    fp = {"image_size": image_size, "num_classes": num_classes, "generator": GENERATOR_VERSION,
-          "data": {k: _plain(data_cfg).get(k) for k in ("max_distractors", "object_scale",
-                                                         "border_fraction", "noise_std", "background")}
-          if data_cfg is not None else None}
-    key = config_hash(model_cfg, train_cfg, fp)
-    out_dir = Path(str(cache_dir)).expanduser() / "models" / f"{model_cfg.name}-{image_size}px-{key}"
+    key = config_hash(model_cfg, train_cfg, training_fingerprint(data_cfg, image_size, num_classes))
+    folder = f"{model_cfg.name}-{image_size}px-{key}"
+    out_dir = Path(str(cache_dir)).expanduser() / "models" / folder
     weights = out_dir / "model.weights.h5"
     t0 = time.perf_counter()
-    if weights.is_file() and (out_dir / "info.json").is_file():
+    found = next(((d, source) for d, source in ((out_dir, "cached"), (SHIPPED / folder, "shipped"))
+                  if (d / "model.weights.h5").is_file() and (d / "info.json").is_file()), None)
+    if found is not None:
+        found_dir, source = found
+        weights = found_dir / "model.weights.h5"
         model = zoo.build(model_cfg, image_size, num_classes)
         model.load_weights(weights)
-        info = json.loads((out_dir / "info.json").read_text())
-        source = "cached"
-        log(f"[tfcam-bench] {model_cfg.name}: cached weights {weights} (val accuracy {info['accuracy']:.3f})")
+        info = json.loads((found_dir / "info.json").read_text())
+        log(f"[tfcam-bench] {model_cfg.name}: {source} weights {weights} (val accuracy {info['accuracy']:.3f})")
     else:
         model, info = train_model(model_cfg, train_cfg, data_cfg, image_size, num_classes, out_dir, progress, log,
                                   cache_dir)

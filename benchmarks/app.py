@@ -1,6 +1,7 @@
-"""The benchmark run: data, then per model (ImageNet weights, cached, or trained) every task
-of the experiment, each unit of work appended to the results as soon as it is done; then the
-report (summary.md and figures). ``python -m benchmarks`` calls :func:`run` through Hydra."""
+"""The benchmark run: data, then per model (ImageNet weights, cached, trained, or the user's
+saved model) every task of the experiment, each unit of work appended to the results as soon
+as it is done; then the report (summary.md and figures). ``python -m benchmarks`` calls
+:func:`run` through Hydra."""
 from __future__ import annotations
 
 import gc
@@ -8,7 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from benchmarks import driver, plan
 from benchmarks.configs import load_group
@@ -18,7 +19,7 @@ from benchmarks.results import ResultStore, result_columns
 from benchmarks.tasks import COLUMNS, PROVIDERS, TASKS
 
 
-def load_dataset(dcfg, progress: bool = False):
+def load_dataset(dcfg, progress: bool = False, log=print):
     kind = str(dcfg.get("kind", "synthetic"))
     if kind == "synthetic":
         from benchmarks.data.synthetic import SyntheticSpec, generate
@@ -29,21 +30,91 @@ def load_dataset(dcfg, progress: bool = False):
         return generate(spec, progress=progress)
     if kind == "folder":
         from benchmarks.data.folder import load_folder
-        return load_folder(dcfg.root, int(dcfg.image_size), dcfg.get("csv_file"),
-                           dcfg.get("class_names"), dcfg.get("limit"))
-    raise ValueError(f"unknown dataset kind {kind!r} (synthetic, folder)")
+        if OmegaConf.is_missing(dcfg, "root") or not dcfg.root:
+            raise ValueError("dataset=folder needs dataset.root=DIR (the folder of your images)")
+        n_images = dcfg.get("n_images") or dcfg.get("limit")  # limit: n_images' former name
+        return load_folder(dcfg.root, int(dcfg.image_size), dcfg.get("csv_file"), dcfg.get("class_names"),
+                           n_images, int(dcfg.get("seed") or 0), OmegaConf.select(dcfg, "synsets", default=None),
+                           log=log)
+    if kind == "grid":
+        from benchmarks.data.grid import from_config
+        return from_config(dcfg, imagenet_classifier(str(dcfg.get("select_model") or "efficientnet_lite0")))
+    raise ValueError(f"unknown dataset kind {kind!r} (synthetic, folder, grid)")
 
 
-def validate(cfg) -> None:
+def imagenet_classifier(model_name: str):
+    """``classify(images) -> probabilities`` of the model config ``model_name`` with its
+    ImageNet weights: the grids' photos are chosen by it (a model trained on the built-in
+    shapes has no classes a photo can have)."""
+    from benchmarks.data.grid import classifier
+    from benchmarks.models import zoo
+    cfg = load_group("model", model_name)
+    weights = zoo.imagenet_weights_file(cfg)
+    if weights is None:
+        raise FileNotFoundError(f"dataset=grid selects photos with {model_name}, which needs ImageNet weights "
+                                f"(model.weights_path or the keras cache); none found")
+    return classifier(zoo.build(cfg, 224, 1000, imagenet=weights))
+
+
+def is_saved(model_cfg) -> bool:
+    return str(model_cfg.get("builder")) == "saved"
+
+
+def check_weights_fit_data(dcfg, model_cfg) -> None:
+    """ImageNet weights are never explained on the built-in data: their 1000 classes are not
+    its classes (a model with ``same_weights_as`` is checked through the model it names)."""
+    if str(dcfg.get("kind", "synthetic")) != "synthetic":
+        return
+    if model_cfg.get("same_weights_as"):  # loaded as that model's own config is
+        model_cfg = load_group("model", str(model_cfg.same_weights_as))
+    from benchmarks.models.zoo import imagenet_weights_file
+    mode = str(model_cfg.get("weights") or "auto")
+    source = None
+    if mode == "imagenet":
+        source = "weights=imagenet"
+    elif mode == "auto" and imagenet_weights_file(model_cfg) is not None:
+        source = f"ImageNet weights ({imagenet_weights_file(model_cfg)})"
+    if source:
+        raise ValueError(f"model {model_cfg.name} would use {source}, whose 1000 classes are not the built-in "
+                         f"data's: explain it on your photos (dataset=folder dataset.root=DIR) or train it on "
+                         f"the built-in data (weights=train)")
+
+
+def check_saved_fits_data(dcfg, loaded) -> None:
+    """A saved model runs on the built-in data only with its classes (trained on it), and on
+    images of the size it takes."""
+    from benchmarks.models.saved import input_size, num_classes
+    name, model = loaded.info.name, loaded.model
+    size = int(dcfg.image_size)
+    if any(d is not None and int(d) != size for d in input_size(model)):
+        raise ValueError(f"model {name} takes {tuple(input_size(model))} images but dataset.image_size={size}: "
+                         f"set dataset.image_size={input_size(model)[0]}")
+    if str(dcfg.get("kind", "synthetic")) == "synthetic" and num_classes(model) != int(dcfg.num_classes):
+        raise ValueError(f"model {name} has {num_classes(model)} classes, the built-in data "
+                         f"{int(dcfg.num_classes)}: explain it on your images (dataset=folder dataset.root=DIR)")
+
+
+def validate(cfg, log=print) -> dict:
     """Fail on what would fail later, before any work: unknown tasks, models or methods (their
-    configs are composed and resolved into each model's plan), an unknown class to explain."""
+    configs are composed and resolved into each model's plan), an unknown class to explain,
+    a model that does not fit the data. Returns the saved models, loaded (name -> Loaded)."""
     plan.tasks_for(cfg, "", list(TASKS))
-    for model_cfg in plan.model_configs(cfg):
+    model_cfgs = plan.model_configs(cfg)
+    for model_cfg in model_cfgs:
         for task in plan.tasks_for(cfg, str(model_cfg.name), list(TASKS)):
             plan.plan(cfg, model_cfg, task)
     targets = str(cfg.dataset.get("targets", "label"))
     if targets not in ("label", "predicted"):
         raise ValueError(f"dataset.targets must be label or predicted; received {targets!r}")
+    loaded = {}
+    for model_cfg in model_cfgs:
+        if is_saved(model_cfg):
+            from benchmarks.models import saved
+            loaded[str(model_cfg.name)] = saved.load(model_cfg, log=log)
+            check_saved_fits_data(cfg.dataset, loaded[str(model_cfg.name)])
+        else:
+            check_weights_fit_data(cfg.dataset, model_cfg)
+    return loaded
 
 
 def fingerprint(cfg) -> dict:
@@ -77,9 +148,54 @@ def _save_reference_images(out: Path, data, n: int) -> None:
                         masks=data.masks[:n], image=np.arange(n), labels=data.labels[:n])
 
 
+def labels_are_model_classes(data, info, n_outputs: int) -> bool:
+    """Whether the data's label ``c`` is the model's class ``c``: on the built-in data for the
+    models trained on it (a saved model was checked to have its classes); on a folder whose
+    labels are ImageNet synsets for a model of as many classes, or whose ``class_names`` are
+    given (in the model's order) for a saved model of as many classes."""
+    if data.meta.get("spec"):
+        return info.source != "imagenet"
+    classes = data.meta.get("classes")
+    same_count = int(n_outputs) == data.num_classes
+    return same_count and (classes == "synsets" or (classes == "class_names" and info.source == "saved"))
+
+
+def _load_model(cfg, model_cfg, train_cfg, data, loaded: dict, progress: bool, log) -> tuple:
+    """(model config, model, ModelInfo): a saved model as validate loaded it (its picked
+    layers put into its config), else the zoo's, with ImageNet weights, cached or trained."""
+    from benchmarks.models.zoo import with_precision
+    precision = str(cfg.get("precision") or "float32")
+    if is_saved(model_cfg):
+        model, info, layers = loaded.pop(str(model_cfg.name))
+        model_cfg = OmegaConf.merge(model_cfg)  # a copy: the run's config keeps its own
+        with open_dict(model_cfg):
+            model_cfg.layers = layers
+        if model.dtype_policy.name != precision:
+            log(f"[tfcam-bench] {info.name}: computes in its own dtype policy {model.dtype_policy.name} "
+                f"(precision={precision} applies to the zoo's models)")
+        return model_cfg, model, info
+    from benchmarks.models.train import load_or_train
+    synthetic = bool(data.meta.get("spec"))
+    # on a user's folder, a model without ImageNet weights is trained on the built-in classes
+    n_classes = data.num_classes if synthetic else SyntheticSpec().num_classes
+    model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if synthetic else None,
+                                data.image_size[0], max(n_classes, 2), cfg.cache_dir,
+                                progress=progress, log=log,
+                                model_config=lambda name: load_group("model", name))
+    return model_cfg, with_precision(model_cfg, model, precision, info), info
+
+
+def _record_skipped(ctx, task: str, why: str) -> None:
+    """A task that cannot run on this data: one log line, and one row (metric ``skipped``,
+    the reason in ``error``) so the table says why its section is missing."""
+    ctx.log(f"[tfcam-bench] {ctx.model_name}: {task} skipped: {why}")
+    unit = ctx.unit(task, "-", "-", "skipped")
+    if not ctx.store.is_done(unit):
+        ctx.store.write(unit, [{**ctx.base_row(task), "image": -1, "metric": "skipped", "error": why}])
+
+
 def run(cfg: DictConfig, out_dir, log=print) -> Path:
     """Run the experiment ``cfg`` into ``out_dir``; return the summary's path."""
-    from benchmarks.models.train import load_or_train
     from benchmarks.report import render
 
     t_start = time.perf_counter()
@@ -89,8 +205,8 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
     experiment = str(cfg.get("experiment", {}).get("name", "custom"))
     # Everything that can be checked is checked before the store may retire the folder's
     # earlier results (a changed configuration renames them *.stale-<time>).
-    validate(cfg)
-    data = load_dataset(cfg.dataset, progress)
+    loaded = validate(cfg, log=log)
+    data = load_dataset(cfg.dataset, progress, log=log)
     store = ResultStore(out, fingerprint(cfg), resume=bool(cfg.get("resume", True)), log=log,
                         retry_errors=bool(cfg.get("retry_errors", True)), columns=result_columns(COLUMNS))
     (out / "run_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -99,23 +215,20 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
         f"tasks {list(cfg.tasks)}; output {out}")
     for model_cfg in plan.model_configs(cfg):
         train_cfg = _train_cfg(cfg, model_cfg)
-        synthetic = bool(data.meta.get("spec"))
-        # on a user's folder, a model without ImageNet weights is trained on the built-in classes
-        n_classes = data.num_classes if synthetic else SyntheticSpec().num_classes
-        model, info = load_or_train(model_cfg, train_cfg, cfg.dataset if synthetic else None,
-                                    data.image_size[0], max(n_classes, 2), cfg.cache_dir,
-                                    progress=progress, log=log,
-                                    model_config=lambda name: load_group("model", name))
-        from benchmarks.models.zoo import with_precision
-        model = with_precision(model_cfg, model, str(cfg.get("precision") or "float32"), info)
+        model_cfg, model, info = _load_model(cfg, model_cfg, train_cfg, data, loaded, progress, log)
         probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
         predicted = probs.argmax(-1)
-        # dataset.targets: label (the data's classes) or predicted (the top-1); a model with
-        # ImageNet weights, or data without labels, is explained for its prediction
-        class_labels = synthetic and info.source != "imagenet" \
-            and str(cfg.dataset.get("targets", "label")) == "label" and (data.labels >= 0).all()
+        # dataset.targets: label (the data's classes) or predicted (the top-1); a model whose
+        # classes are not the data's, or data without labels, is explained for its prediction
+        why_not = [why for why, bad in (
+            ("dataset.targets=predicted", str(cfg.dataset.get("targets", "label")) != "label"),
+            ("the data's labels are not its classes", not labels_are_model_classes(data, info, probs.shape[-1])),
+            ("not every image has a label", not (data.labels >= 0).all())) if bad]
+        class_labels = not why_not
         targets = data.labels.copy() if class_labels else predicted.copy()
         targets_kind = "label" if class_labels else "predicted"
+        log(f"[tfcam-bench] {model_cfg.name}: explained for "
+            + ("the data's labels" if class_labels else f"its top-1 class ({why_not[0]})"))
         unit = f"model|{model_cfg.name}|-|-|info"
         base = {"experiment": experiment, "task": "model", "model": str(model_cfg.name),
                 "dataset": data.name, "method": "", "library": "", "layer_choice": "", "layer": "",
@@ -146,6 +259,10 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
                       class_labels=bool(class_labels), experiment=experiment, targets_kind=targets_kind,
                       log=log)
         names = plan.tasks_for(cfg, ctx.model_name, list(TASKS))
+        if "localization" in names and not data.has_boxes:
+            names.remove("localization")
+            _record_skipped(ctx, "localization", f"no image of {data.name} has a box (localization needs "
+                            f"boxes: Pascal VOC *.xml or boxes.csv beside the images)")
         ctx.cache["tasks"] = names
         from tqdm.auto import tqdm
         desc = ctx.model_name

@@ -4,13 +4,17 @@ An experiment lists models and methods by name (``models: [vgg_small, resnet_sma
 :func:`load_group` composes ``<group>=<name>`` with Hydra's compose API, from the search path
 of the running app (or ``conf/`` outside one), so a member's ``defaults`` and the schema
 (:mod:`benchmarks.schema`) apply exactly as for ``model=<name>`` on the command line.
+
+The configs' own resolvers are registered on import (before Hydra composes): ``tfcam_stem``
+(a file's name without its suffix: a saved model's name) and ``tfcam_run_folder`` (the run's
+folder name, see :func:`run_folder`).
 """
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
 
@@ -71,3 +75,30 @@ def search_dirs() -> list:
 
 def group_names(group: str) -> list:
     return sorted({p.stem for d in search_dirs() if (d / group).is_dir() for p in (d / group).glob("*.yaml")})
+
+
+def run_folder(experiment, dataset=None, model=None) -> str:
+    """The run's folder name: ``<experiment>`` for the built-in data and the zoo's models;
+    ``-<folder name>`` added for a user's folder, ``-<model name>`` for a saved model, so
+    such a run never resumes (or retires as stale) the built-in run's results."""
+    parts = [str(experiment)]
+    if dataset is not None and str(dataset.get("kind", "synthetic")) != "synthetic":
+        root = OmegaConf.select(dataset, "root", default=None)
+        parts.append(Path(str(root)).expanduser().name if root else str(dataset.get("name", "data")))
+    if model is not None and str(model.get("builder")) == "saved":
+        parts.append(str(model.get("name")))
+    return "-".join(p for p in parts if p)
+
+
+def file_stem(path, default: str = "") -> str:
+    """``/models/flowers.keras`` -> ``flowers``; ``default`` when there is no path."""
+    return Path(str(path)).stem if path else default
+
+
+def register_resolvers() -> None:
+    for name, fn in (("tfcam_stem", file_stem), ("tfcam_run_folder", run_folder)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+register_resolvers()

@@ -74,6 +74,11 @@ class Dataset:
         return tuple(self.images.shape[1:3])
 
     @property
+    def has_boxes(self) -> bool:
+        """Whether any image has an object mask (a folder of plain photos has none)."""
+        return bool(self.masks.any())
+
+    @property
     def num_classes(self) -> int:
         return len(self.class_names)
 

@@ -34,6 +34,7 @@ def compose(overrides=()):
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    import benchmarks.configs  # noqa: F401 - registers the configs' resolvers
     import benchmarks.schema  # noqa: F401 - registers the config schemas
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=list(overrides))

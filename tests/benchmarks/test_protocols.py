@@ -119,7 +119,7 @@ def test_the_class_explained_is_checked_at_composition():
 
 
 # ---------------------------------------------------------------- 4. a failed run
-@pytest.mark.parametrize(("bad", "why"), [(["dataset=folder", "dataset.root=/nonexistent/folder"], "does not exist"),
+@pytest.mark.parametrize(("bad", "why"), [(["dataset=folder", "dataset.root=/nonexistent/folder"], "is not a folder"),
                                           (["methods=[no_such_method]"], "no_such_method")])
 def test_a_run_that_fails_validation_leaves_the_earlier_results(tmp_path, cache_dir, bad, why):
     pytest.importorskip("tfcam.metrics")

@@ -8,13 +8,15 @@ from benchmarks.results import result_columns
 from benchmarks.tasks import (
     agreement,
     faithfulness,
+    grid_pointing,
     localization,
     sanity,
     shattered_gradients,
     speed,
 )
 
-TASKS = {t.name: t for t in (localization, faithfulness, agreement, sanity, shattered_gradients, speed)}
+TASKS = {t.name: t for t in (localization, faithfulness, agreement, grid_pointing, sanity, shattered_gradients,
+                             speed)}
 PROVIDERS = {"maps": maps.provide}
 COLUMNS = tuple(dict.fromkeys(c for t in TASKS.values() for c in t.columns))
 RESULT_COLUMNS = result_columns(COLUMNS)

@@ -9,6 +9,8 @@ them into the results table instead of dropping the row.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 METHODS = ("grad_cam", "grad_cam_pp", "score_cam", "layer_cam", "saliency")
@@ -46,6 +48,20 @@ def _visualizer(name: str, model):
         raise BaselineError(f"{type(e).__name__}: {e}") from e
 
 
+@contextlib.contextmanager
+def _quiet_keras():
+    """tf-keras-vis' Score-CAM calls ``model.predict`` with Keras' progress bar on (one bar
+    per call on the console); off for the call, restored after."""
+    import keras
+    was = keras.utils.is_interactive_logging_enabled()
+    keras.utils.disable_interactive_logging()
+    try:
+        yield
+    finally:
+        if was:
+            keras.utils.enable_interactive_logging()
+
+
 class TfKerasVisExplainer:
     """``explainer(images, targets) -> maps`` for one tf-keras-vis method on one model/layer."""
 
@@ -59,13 +75,14 @@ class TfKerasVisExplainer:
     def __call__(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
         images = np.asarray(images, np.float32)
         targets = np.asarray(targets).reshape(-1)
-        if self.name == "score_cam" and "max_N" in self.options:
-            # tf-keras-vis 0.8.7 keeps, for every image of a call, the union over the batch
-            # of each image's top max_N channels (tf.unique of the batch's top-k): up to
-            # batch × max_N channels. One image per call is Faster Score-CAM as published.
-            return np.concatenate([self._maps(images[i:i + 1], targets[i:i + 1])
-                                   for i in range(len(images))])
-        return self._maps(images, targets)
+        with _quiet_keras():
+            if self.name == "score_cam" and "max_N" in self.options:
+                # tf-keras-vis 0.8.7 keeps, for every image of a call, the union over the batch
+                # of each image's top max_N channels (tf.unique of the batch's top-k): up to
+                # batch × max_N channels. One image per call is Faster Score-CAM as published.
+                return np.concatenate([self._maps(images[i:i + 1], targets[i:i + 1])
+                                       for i in range(len(images))])
+            return self._maps(images, targets)
 
     def _maps(self, images: np.ndarray, targets: np.ndarray) -> np.ndarray:
         from tf_keras_vis.utils.scores import CategoricalScore

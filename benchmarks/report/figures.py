@@ -242,6 +242,9 @@ def loc_delta_curve(folder: Path, results: pd.DataFrame) -> list:
     for r, model in enumerate(models):
         for c, choice in enumerate(layered):
             ax = axes[r, c]
+            if choice != "input" and not ((loc.model == model) & (loc.layer_choice == choice)).any():
+                ax.set_visible(False)  # no method of this model ran at this layer: no panel
+                continue
             sel = loc[(loc.model == model) & loc.layer_choice.isin([choice, "input"])]
             groups = sorted(sel.groupby(["method", "library"]), key=lambda x: (LIB_ORDER.get(x[0][1], 3), x[0][0]))
             for (method, library), g in groups:

@@ -1,6 +1,7 @@
 """tf-keras-vis baselines: same map form as tfcam on flat models; on a nested model the
 failure is a row in the table with tf-keras-vis' error, not a dropped row."""
 import numpy as np
+import pytest
 
 from benchmarks.app import run
 from benchmarks.baselines.reference import centered_gaussian, random_maps
@@ -33,3 +34,22 @@ def test_nested_model_failure_is_recorded(tmp_path, cache_dir):
     assert failed.error.str.len().gt(0).all()
     text = summary.read_text()
     assert "tf-keras-vis **failed**" in text and "tkv_grad_cam" in text
+
+
+def test_tf_keras_vis_score_cam_prints_no_progress_bars(capfd):
+    # Its Score-CAM calls model.predict with Keras' progress bar: one bar per image on the
+    # console (240 lines in a layers run) before the adapter turned it off for the call.
+    pytest.importorskip("tensorflow")
+    import keras
+
+    from benchmarks.baselines.tf_keras_vis import TfKerasVisExplainer
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="conv")(inp)
+    model = keras.Model(inp, keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x)))
+    keras.utils.enable_interactive_logging()
+    maps = TfKerasVisExplainer("score_cam", model, "conv", {"max_N": 2})(
+        np.random.default_rng(0).random((2, 16, 16, 3)), np.array([0, 1]))
+    assert maps.shape == (2, 16, 16)
+    out = capfd.readouterr()
+    assert "step" not in out.out + out.err
+    assert keras.utils.is_interactive_logging_enabled()  # restored

@@ -189,6 +189,16 @@ def test_the_figure_draws_one_line_per_method_in_its_colour(tmp_path, table, dra
         assert lines["grad_cam"].get_linestyle() == "-"
 
 
+def test_a_model_without_a_layer_choice_gets_no_empty_panel(tmp_path, table, drawn):
+    # the smoke run's nested model ran at the last layer only: before, its shallow panel was
+    # drawn empty (or with the input-space methods alone)
+    rows = [r for r in _figure_rows() if not (r["model"] == "resnet_small" and r["layer_choice"] == "shallow")]
+    figures.loc_delta_curve(tmp_path, table(rows))
+    (fig,) = drawn
+    shown = sorted(ax.get_title() for ax in fig.axes if ax.get_visible())
+    assert shown == ["resnet_small @ last", "vgg_small @ last", "vgg_small @ shallow"]
+
+
 def test_a_method_has_the_same_colour_in_every_figure(tmp_path, table, drawn):
     # distinct colours for distinct methods; a tf-keras-vis method wears its counterpart's
     colours = {m: figures.method_colour(m) for m in ("grad_cam", "relevance_cam", "gaussian", "score_cam")}

@@ -34,16 +34,18 @@ def _visualizer(name: str, model):
         from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
     except Exception as e:  # not installed, or broken on this TensorFlow
         raise BaselineError(f"tf-keras-vis unavailable: {type(e).__name__}: {e}") from e
-    # Gradient methods differentiate the logit (the softmax is replaced by a linear
-    # activation on tf-keras-vis' own clone); Score-CAM scores softmax probabilities, as
-    # in the paper and in tfcam, so its model is left as it is.
+    # Every method gets the logits (the softmax replaced by a linear activation on
+    # tf-keras-vis' own clone): the gradient methods differentiate the logit, and Score-CAM
+    # applies the softmax itself (`score(K.softmax(preds))` in scorecam.py), so it scores
+    # probabilities as the paper and tfcam do. Left with the model's softmax, it scored the
+    # softmax of probabilities, whose maps barely depend on the class (class sensitivity
+    # 0.000 on every layer of the layers run).
     classes = {"grad_cam": Gradcam, "grad_cam_pp": GradcamPlusPlus, "layer_cam": Layercam,
                "saliency": Saliency, "score_cam": Scorecam}
     if name not in classes:
         raise ValueError(f"no tf-keras-vis baseline {name!r}; known: {sorted(classes)}")
-    modifier = None if name == "score_cam" else ReplaceToLinear()
     try:
-        return classes[name](model, model_modifier=modifier, clone=True)
+        return classes[name](model, model_modifier=ReplaceToLinear(), clone=True)
     except Exception as e:
         raise BaselineError(f"{type(e).__name__}: {e}") from e
 

@@ -53,3 +53,31 @@ def test_tf_keras_vis_score_cam_prints_no_progress_bars(capfd):
     out = capfd.readouterr()
     assert "step" not in out.out + out.err
     assert keras.utils.is_interactive_logging_enabled()  # restored
+
+
+def test_tf_keras_vis_score_cam_scores_probabilities_once(tmp_path):
+    # tf-keras-vis' Score-CAM applies the softmax itself; given the model's softmax head it
+    # scored softmax(probabilities), nearly the same for every class: its maps barely
+    # depended on the class (class sensitivity 0.000 ± 0.000 in the layers run). With the
+    # logits it matches tfcam's Score-CAM and depends on the class.
+    pytest.importorskip("tensorflow")
+    import keras
+    from scipy.stats import spearmanr
+
+    import tfcam
+    from benchmarks.baselines.tf_keras_vis import TfKerasVisExplainer
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="conv")(inp)
+    head = keras.layers.Dense(3, activation="softmax")
+    model = keras.Model(inp, head(keras.layers.GlobalAveragePooling2D()(x)))
+    head.kernel.assign(head.kernel * 30.0)  # confident, as a trained model is
+    images = np.random.default_rng(0).random((3, 16, 16, 3)).astype("float32")
+    tkv = TfKerasVisExplainer("score_cam", model, "conv")
+    ours = {t: tfcam.explain(model, images, method="score_cam", layer="conv", targets=[t] * 3).maps for t in (0, 2)}
+    theirs = {t: tkv(images, np.array([t] * 3)) for t in (0, 2)}
+    for t in (0, 2):
+        for a, b in zip(theirs[t], ours[t]):
+            assert spearmanr(a.ravel(), b.ravel())[0] > 0.9
+    # as class-dependent as tfcam's (before: a tenth of it)
+    assert np.abs(theirs[0] - theirs[2]).mean() > 0.5 * np.abs(ours[0] - ours[2]).mean() > 0

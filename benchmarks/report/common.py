@@ -14,6 +14,7 @@ TASK_METRICS = {
     "localization": ["iou", "pointing_game", "energy_pointing_game", "loc_delta", "class_sensitivity"],
     "faithfulness": ["average_drop", "increase_in_confidence", "win_percent", "best_of_all", "deletion",
                      "insertion"],
+    "grid_pointing": ["grid_localization", "grid_pointing"],
 }
 # Loc(δ) (Grad-CAM++) is stored at every δ of the run, the δ in the ``delta`` column. A table
 # shows it at the δ each paper reports, in a column named after the paper (`at_paper_deltas`);

@@ -57,35 +57,53 @@ def localization_findings(results: pd.DataFrame) -> list:
                 out.append(f"**{model}**: Grad-CAM at the last layer {verdict} a centred Gaussian map on "
                            f"{metric} ({a.mean():.3f} vs {b.mean():.3f}, mean difference {d:+.3f}, "
                            f"{p_text(p, n, d)}, {n} images).")
-        # 2. The seed paper's claim: Grad-CAM degrades at shallow layers, Relevance-CAM does not
-        for metric in ("energy_pointing_game", "pointing_game", "iou"):
-            vals = {}
-            for method in ("grad_cam", "relevance_cam"):
-                for choice in ("shallow", "mid", "last"):
-                    s = per_image(lm, model, method, choice, metric)
-                    if len(s):
-                        vals[(method, choice)] = s
-            if not all((m, c) in vals for m in ("grad_cam", "relevance_cam") for c in ("shallow", "last")):
-                continue
-            parts = []
-            for method, label in (("grad_cam", "Grad-CAM"), ("relevance_cam", "Relevance-CAM")):
-                trail = " → ".join(f"{vals[(method, c)].mean():.3f}" for c in ("last", "mid", "shallow")
-                                   if (method, c) in vals)
-                d, p, n = paired(vals[(method, "shallow")], vals[(method, "last")])
-                parts.append(f"{label} {trail} ({verdict_change(d, p, n)}, shallow − last {d:+.3f}, "
-                             f"{p_text(p, n, d)})")
-            d, p, n = paired(vals[("relevance_cam", "shallow")], vals[("grad_cam", "shallow")])
-            g_deg = paired(vals[("grad_cam", "shallow")], vals[("grad_cam", "last")])
-            r_deg = paired(vals[("relevance_cam", "shallow")], vals[("relevance_cam", "last")])
-            claim = (g_deg[0] < 0 and significant(*g_deg[1:])) and not (r_deg[0] < 0 and significant(*r_deg[1:]))
-            out.append(
-                f"**{model}**, {metric}, last → mid → shallow layer: " + "; ".join(parts)
-                + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} ({p_text(p, n, d)}, {n} images: "
-                + ("Relevance-CAM better" if d > 0 and significant(p, n) else
-                   "Grad-CAM better" if d < 0 and significant(p, n) else "no significant difference")
-                + f"). The pattern of {SEED_PAPER} (Grad-CAM degrades at shallow layers, Relevance-CAM keeps "
-                + ("its localization) **is reproduced** here." if claim else
-                   "its localization) is **not** reproduced here."))
+        out += layer_pattern(lm, model, ("energy_pointing_game", "pointing_game", "iou"))
+    return out
+
+
+def grid_findings(results: pd.DataFrame) -> list:
+    """The layer pattern of `SEED_PAPER` on the grid pointing game (real photos, one
+    explanation per cell)."""
+    grid = results[(results.task == "grid_pointing") & (results.metric != "error")]
+    out = []
+    for model in dict.fromkeys(grid.model):
+        out += layer_pattern(grid[grid.model == model], model, ("grid_localization", "grid_pointing"),
+                             unit="grid cells")
+    return out
+
+
+def layer_pattern(lm: pd.DataFrame, model: str, metrics, unit: str = "images") -> list:
+    """Grad-CAM and Relevance-CAM from the last to the shallow layer, with paired tests: is the
+    seed paper's claim (Grad-CAM degrades at shallow layers, Relevance-CAM does not) seen?"""
+    out = []
+    for metric in metrics:
+        vals = {}
+        for method in ("grad_cam", "relevance_cam"):
+            for choice in ("shallow", "mid", "last"):
+                s = per_image(lm, model, method, choice, metric)
+                if len(s):
+                    vals[(method, choice)] = s
+        if not all((m, c) in vals for m in ("grad_cam", "relevance_cam") for c in ("shallow", "last")):
+            continue
+        parts = []
+        for method, label in (("grad_cam", "Grad-CAM"), ("relevance_cam", "Relevance-CAM")):
+            trail = " → ".join(f"{vals[(method, c)].mean():.3f}" for c in ("last", "mid", "shallow")
+                               if (method, c) in vals)
+            d, p, n = paired(vals[(method, "shallow")], vals[(method, "last")])
+            parts.append(f"{label} {trail} ({verdict_change(d, p, n)}, shallow − last {d:+.3f}, "
+                         f"{p_text(p, n, d)})")
+        d, p, n = paired(vals[("relevance_cam", "shallow")], vals[("grad_cam", "shallow")])
+        g_deg = paired(vals[("grad_cam", "shallow")], vals[("grad_cam", "last")])
+        r_deg = paired(vals[("relevance_cam", "shallow")], vals[("relevance_cam", "last")])
+        claim = (g_deg[0] < 0 and significant(*g_deg[1:])) and not (r_deg[0] < 0 and significant(*r_deg[1:]))
+        out.append(
+            f"**{model}**, {metric}, last → mid → shallow layer: " + "; ".join(parts)
+            + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} ({p_text(p, n, d)}, {n} {unit}: "
+            + ("Relevance-CAM better" if d > 0 and significant(p, n) else
+               "Grad-CAM better" if d < 0 and significant(p, n) else "no significant difference")
+            + f"). The pattern of {SEED_PAPER} (Grad-CAM degrades at shallow layers, Relevance-CAM keeps "
+            + ("its localization) **is reproduced** here." if claim else
+               "its localization) is **not** reproduced here."))
     return out
 
 
@@ -282,8 +300,8 @@ def separability_findings(results: pd.DataFrame) -> list:
     return out
 
 
-FINDINGS = (localization_findings, separability_findings, agreement_findings, view_findings, error_findings, shattering_findings,
-            sanity_findings)
+FINDINGS = (localization_findings, grid_findings, separability_findings, agreement_findings, view_findings,
+            error_findings, shattering_findings, sanity_findings)
 
 
 def findings(results: pd.DataFrame) -> list:

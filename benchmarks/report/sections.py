@@ -56,6 +56,18 @@ def loc_delta_over_deltas(results: pd.DataFrame) -> list:
             "paper's δ. Figure: `loc_delta_curve.png`.\n", md_table(t)]
 
 
+def grid_pointing(results: pd.DataFrame) -> list:
+    """The grid pointing game (Rao, Böhle & Schiele, CVPR 2022): mean over grids × cells."""
+    table = metric_table(results, "grid_pointing", TASK_METRICS["grid_pointing"])
+    if table.empty:
+        return []
+    return ["## Grid pointing game (mean ± std over grids × cells)\n",
+            "Each 2×2 grid holds four photos of different classes; each cell's class is explained "
+            "and scored by the share of the map's positive attribution inside that cell "
+            "(`grid_localization`, chance 0.25) and by whether its maximum lies there "
+            "(`grid_pointing`). `n` counts grids (four explanations each).\n", md_table(table)]
+
+
 def faithfulness(results: pd.DataFrame) -> list:
     parts = _metric_section(results, "faithfulness")
     if parts and not win_percent(results).empty:
@@ -113,5 +125,6 @@ def speed(results: pd.DataFrame) -> list:
     return speed_section.markdown(results, md_table)
 
 
-SECTIONS = {"localization": localization, "faithfulness": faithfulness, "agreement": agreement,
+SECTIONS = {"localization": localization, "grid_pointing": grid_pointing, "faithfulness": faithfulness,
+            "agreement": agreement,
             "sanity": sanity, "shattered_gradients": shattered_gradients, "speed": speed}

@@ -168,6 +168,10 @@ def verdict_change(d: float, p: float, n: int = MIN_TEST_IMAGES) -> str:
 
 
 def per_image(results, model, method, choice, metric) -> pd.Series:
+    """The metric's value per image (per image and cell for the grid pointing game: each cell
+    is its own explanation), for paired tests."""
     sel = results[(results.model == model) & (results.method == method) & (results.metric == metric)
                   & (results.layer_choice == choice)]
+    if "cell" in sel and sel.cell.notna().any() and (sel.cell.astype(str) != "").any():
+        return sel.groupby(["image", "cell"]).value.first()
     return sel.groupby("image").value.first()

@@ -132,9 +132,13 @@ def _train_cfg(cfg, model_cfg):
 
 def _save_reference_images(out: Path, data, n: int) -> None:
     """``images.csv`` (the table's ``image`` column is a position; this gives its id, e.g.
-    the file name for a user's folder, and its classes), and the first images with their
-    masks for the report's heatmap grids."""
+    the file name for a user's folder, and its classes), ``dataset.json`` (how the data set
+    was made: for grids, the selection rule and every photo's class and probability), and the
+    first images with their masks for the report's heatmap grids."""
+    import json
+
     import pandas as pd
+    (out / "dataset.json").write_text(json.dumps({"name": data.name, **data.meta}, indent=1, default=str))
     names = list(data.class_names)
     label = lambda c: names[c] if 0 <= c < len(names) else ""
     pd.DataFrame({"image": np.arange(len(data)), "id": data.ids,

@@ -158,5 +158,8 @@ def test_folder_dataset_runs_through_the_app(tmp_path, cache_dir):
     assert set(pg.method) == {"grad_cam", "gaussian"} and len(pg) == 8
     import pandas as pd
     ids = pd.read_csv(tmp_path / "out" / "images.csv").set_index("image").id
+    import json
+    made = json.loads((tmp_path / "out" / "dataset.json").read_text())  # how the data set was made
+    assert made["name"] == "voc" and made["root"] == str(root)
     assert {ids[i] for i in pg.image} == {f"im{i}" for i in range(4)}
     assert "class_sensitivity" not in set(t.metric)  # the folder's classes are not the model's

@@ -216,6 +216,23 @@ def _row_name(key: tuple) -> str:
     return f"{method}@{choice}"
 
 
+def _why_all_or_nothing(results: pd.DataFrame, model: str) -> str:
+    """Whether the unmasked confidences Y (``original_confidence`` rows) are saturated, or the
+    masked images' confidences are what is all-or-nothing."""
+    rows = results[(results.task == "faithfulness") & (results.model == model)]
+    y = rows[rows.metric == "original_confidence"].groupby("image").value.first()
+    if y.empty:
+        return "as when the model's confidences are saturated"
+    near_one, median = float((y >= 0.99).mean()), float(y.median())
+    if near_one >= 0.5:
+        return (f"because the model's confidences are saturated (the unmasked Y ≥ 0.99 on "
+                f"{100 * near_one:.0f}% of the images)")
+    fill = next((str(f) for f in rows.get("fill", pd.Series(dtype=object)).dropna() if str(f)), "black")
+    return (f"although the unmasked confidences are not saturated (Y median {median:.2f}, ≥ 0.99 on "
+            f"{100 * near_one:.0f}% of the images): the masked image (fill: {fill}) loses the class or "
+            "gains it")
+
+
 def separability_findings(results: pd.DataFrame) -> list:
     """Per model × faithfulness metric, whether the metric can tell the methods apart, so that a
     column of near-equal means is not read as a ranking. Over the images every method × layer
@@ -226,8 +243,9 @@ def separability_findings(results: pd.DataFrame) -> list:
        cannot separate the methods. Average Drop and Increase in Confidence are saturated too
        when at least `ALL_OR_NOTHING_SHARE` of their per-image values lie within
        `ALL_OR_NOTHING` points of 0 or 100: masking then either destroys the class's confidence
-       or leaves it whole whatever the map, as when the model's confidences are saturated (near
-       1), and a difference of means counts images, not degrees.
+       or leaves it whole whatever the map (the line says whether the unmasked confidences are
+       saturated, from the ``original_confidence`` rows), and a difference of means counts
+       images, not degrees.
     2. **Within noise**: otherwise, if more than half of the other rows are not significantly
        different from the row with the best mean (paired Wilcoxon, p ≥ 0.05, or too few images),
        the metric cannot separate those methods; the line gives the spread of their means and the
@@ -274,7 +292,7 @@ def separability_findings(results: pd.DataFrame) -> list:
                 if metric in PERCENT_METRICS:
                     text += (f" {100 * extreme:.0f}% of its per-image values are all-or-nothing (within "
                              f"{ALL_OR_NOTHING:g} of 0 or 100): masking either destroys the class's confidence or "
-                             "leaves it whole, whatever the map, as when the model's confidences are saturated; "
+                             f"leaves it whole, whatever the map, {_why_all_or_nothing(results, model)}; "
                              "a difference of means counts images, not degrees.")
                 out.append(text + gauss_text + " Its column is no ranking of the methods.")
                 continue

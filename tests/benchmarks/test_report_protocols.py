@@ -228,3 +228,17 @@ def test_a_metric_that_separates_the_methods_gets_no_warning(table):
                                           ("layer_cam", "last"), ("gaussian", "input"))):
         rows += faith("m", method, choice, rng.normal(20 + 15 * k, 3, 32))
     assert findings.separability_findings(table(rows)) == []
+
+
+@pytest.mark.parametrize("confidence, says", [(0.8, "not saturated (Y median 0.80"),
+                                               (0.999, "confidences are saturated (the unmasked Y")])
+def test_the_all_or_nothing_line_says_whether_the_confidences_are_saturated(table, confidence, says):
+    # The layers run: Average Drop 85% all-or-nothing while the unmasked confidence's median
+    # was 0.81; the line said "as when the model's confidences are saturated" regardless.
+    n = 32
+    rows = []
+    for method, choice in (("grad_cam", "last"), ("relevance_cam", "last"), ("gaussian", "input")):
+        rows += faith("m", method, choice, np.where(np.arange(n) % 4 == 0, 0.0, 100.0))
+        rows += faith("m", method, choice, np.full(n, confidence), metric="original_confidence")
+    (line,) = [ln for ln in findings.separability_findings(table(rows)) if "average_drop" in ln]
+    assert says in line

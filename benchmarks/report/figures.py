@@ -198,8 +198,19 @@ def shattering_plot(folder: Path, results: pd.DataFrame) -> list:
 
 def localization_by_layer(folder: Path, results: pd.DataFrame) -> list:
     """Energy pointing game per method across layer choices (the seed paper's plot)."""
+    return metric_by_layer(folder, results, "localization", "energy_pointing_game", "localization_by_layer.png")
+
+
+def grid_by_layer(folder: Path, results: pd.DataFrame) -> list:
+    """The grid pointing game's localization score per method across layer choices (real photos)."""
+    return metric_by_layer(folder, results, "grid_pointing", "grid_localization", "grid_by_layer.png")
+
+
+def metric_by_layer(folder: Path, results: pd.DataFrame, task: str, metric: str, filename: str) -> list:
+    """``metric`` per method across layer choices, one panel per model; input-space methods
+    and reference maps as horizontal lines."""
     plt = _plt()
-    loc = results[(results.task == "localization") & (results.metric == "energy_pointing_game")]
+    loc = results[(results.task == task) & (results.metric == metric)]
     out = []
     if loc.empty or loc.layer_choice.nunique() < 2:
         return out
@@ -219,10 +230,10 @@ def localization_by_layer(folder: Path, results: pd.DataFrame) -> list:
                         ms=3, label=method, color=colour)
         ax.set_xticks(range(len(choices)))
         ax.set_xticklabels(choices)
-        ax.set_title(f"{model}: energy pointing game by layer", fontsize=9)
+        ax.set_title(f"{model}: {metric.replace('_', ' ')} by layer", fontsize=9)
         ax.grid(alpha=0.3)
     axes[0, -1].legend(fontsize=6, ncol=2, bbox_to_anchor=(1.02, 1), loc="upper left")
-    out.append(_save(fig, folder / "figures" / "localization_by_layer.png"))
+    out.append(_save(fig, folder / "figures" / filename))
     return out
 
 
@@ -270,6 +281,7 @@ def all_figures(folder, results, curves, cfg=None, log=print, map_dirs=None) -> 
     out = []
     for fn in (lambda: heatmap_grids(folder, map_dirs, max_methods),
                lambda: localization_by_layer(folder, results),
+               lambda: grid_by_layer(folder, results),
                lambda: loc_delta_curve(folder, results),
                lambda: deletion_insertion_curves(folder, curves),
                lambda: sanity_curves(folder, results),

@@ -174,3 +174,37 @@ def test_builtin_grids_with_efficientnet():
     kept = {p["name"]: p["class"] for p in data.meta["photos"] if p["selected"]}
     assert {"chelsea": 285, "coffee": 967, "camera": 872, "grace_hopper": 652}.items() <= kept.items()
     assert data.images.shape == (4, 224, 224, 3) and all(len(set(r)) == 4 for r in data.cell_labels)
+
+
+def test_the_report_has_the_grid_table_finding_and_figure(tmp_path, monkeypatch):
+    # experiment=real wrote grid rows the summary never showed (no section, no finding, no
+    # figure): the layer study on real photos was only in results.csv.
+    import pandas as pd
+    from matplotlib.colors import to_hex
+
+    from benchmarks.report import figures, findings, sections
+    rng = np.random.default_rng(0)
+    rows = []
+    for method, shift in (("grad_cam", 0.0), ("relevance_cam", 0.1)):
+        for choice, level in (("shallow", 0.2), ("mid", 0.3), ("last", 0.7)):
+            for image in range(6):
+                for cell in range(4):
+                    v = min(1.0, level + (shift if choice == "shallow" else 0) + rng.normal(0, 0.02))
+                    rows += [{"task": "grid_pointing", "model": "net", "method": method, "library": "tfcam",
+                              "layer_choice": choice, "layer": f"{choice}_conv", "image": image, "cell": cell,
+                              "metric": m, "value": val, "error": ""}
+                             for m, val in (("grid_localization", v), ("grid_pointing", float(v > 0.5)))]
+    results = pd.DataFrame(rows)
+    text = "\n".join(sections.grid_pointing(results))
+    assert "Grid pointing game" in text and "grid_localization" in text
+    lines = [ln for ln in findings.findings(results) if "grid_localization" in ln]
+    assert len(lines) == 1 and "24 grid cells" in lines[0] and "Relevance-CAM better" in lines[0]
+    kept = []
+    monkeypatch.setattr(figures, "_save", lambda fig, path: kept.append(fig) or path)
+    out = figures.grid_by_layer(tmp_path, results)
+    assert [p.name for p in out] == ["grid_by_layer.png"]
+    (ax,) = kept[0].axes
+    drawn = {line.get_label(): line for line in ax.get_lines()}
+    assert set(drawn) == {"grad_cam", "relevance_cam"}
+    assert to_hex(drawn["grad_cam"].get_color()) == to_hex(figures.method_colour("grad_cam"))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["shallow", "mid", "last"]

@@ -38,3 +38,18 @@ def compose(overrides=()):
     import benchmarks.schema  # noqa: F401 - registers the config schemas
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         return hydra_compose(config_name="config", overrides=list(overrides))
+
+
+@pytest.fixture
+def table(tmp_path):
+    """Rows (dicts) → a results table typed as ``read_table`` types a run's results.csv."""
+    import pandas as pd
+
+    from benchmarks.results import read_table
+    from benchmarks.tasks import RESULT_COLUMNS
+
+    def make(rows):
+        path = tmp_path / "results.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        return read_table(path, RESULT_COLUMNS)
+    return make

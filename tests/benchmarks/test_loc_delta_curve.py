@@ -84,15 +84,6 @@ def _loc_rows(model, method, library, choice, by_delta, n=4, metric_rows=True):
                    for i in range(n) for d, v in by_delta.items()]
 
 
-@pytest.fixture
-def table(tmp_path):
-    def make(rows):
-        path = tmp_path / "results.csv"
-        pd.DataFrame(rows).to_csv(path, index=False)
-        return read_table(path, RESULT_COLUMNS)
-    return make
-
-
 def _md_column(md: str, header: str) -> list:
     """The cells under ``header`` in the markdown table that has it."""
     tables, current = [], []

@@ -11,18 +11,6 @@ import pytest
 
 from benchmarks.report import findings, render, sections, speed, stats
 from benchmarks.report.common import md_table
-from benchmarks.results import read_table
-from benchmarks.tasks import RESULT_COLUMNS
-
-
-@pytest.fixture
-def table(tmp_path):
-    """Rows (dicts) → a results table typed as ``read_table`` types a run's results.csv."""
-    def make(rows):
-        path = tmp_path / "results.csv"
-        pd.DataFrame(rows).to_csv(path, index=False)
-        return read_table(path, RESULT_COLUMNS)
-    return make
 
 
 def faith(model, method, choice, values, metric="average_drop", library=None):

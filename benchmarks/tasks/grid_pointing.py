@@ -53,21 +53,13 @@ def pointing_hits(maps, masks) -> np.ndarray:
 
 
 def resize_bilinear(maps, size) -> np.ndarray:
-    """(N, h, w) -> (N, H, W), half-pixel centres, clamped at the edges (TensorFlow's and
-    ``keras.ops.image.resize``'s bilinear without antialiasing, as tfcam upsamples)."""
-    maps = np.asarray(maps, np.float32)
-    out = maps
-    for axis, (n_in, n_out) in enumerate(zip(maps.shape[1:], size), start=1):
-        if n_in == n_out:
-            continue
-        src = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-        lo = np.floor(src).astype(int)
-        hi = np.minimum(lo + 1, n_in - 1)
-        f = (src - lo).astype(np.float32)
-        shape = [1] * out.ndim
-        shape[axis] = n_out
-        f = f.reshape(shape)
-        out = np.take(out, lo, axis=axis) * (1 - f) + np.take(out, hi, axis=axis) * f
+    """(N, h, w) -> (N, H, W), half-pixel centres, clamped at the edges: tfcam's own
+    interpolation weights (`tfcam._maps.interpolation_matrix`, as it upsamples), in numpy."""
+    from tfcam._maps import interpolation_matrix
+    out = np.asarray(maps, np.float32)
+    for in_size, out_size in zip(out.shape[1:], size):
+        # contracting axis 1 appends the resized axis last: after every axis, order is restored
+        out = np.tensordot(out, interpolation_matrix(int(out_size), int(in_size)), axes=[[1], [1]])
     return out
 
 

@@ -1,13 +1,15 @@
 """``python -m benchmarks [overrides]`` -- the Hydra app. Configs: the repo's ``conf/``
-(or ``$TFCAM_CONF``)."""
+(or ``$TFCAM_CONF``). TensorFlow's native log lines are kept off the console
+(`tfcam_console`); ``TFCAM_NATIVE_LOGS=1`` shows them."""
 from __future__ import annotations
 
-import os
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
+from tfcam_console import quiet_native_logs
 
-import hydra
+quiet_native_logs()  # before TensorFlow is imported: only our output on the console
+
+import hydra  # noqa: E402 - after the console filter
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 

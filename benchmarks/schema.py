@@ -164,7 +164,7 @@ class ExperimentInfo:
 class ReportConfig:
     figures: bool = True
     n_images: int = 4              # images in the heatmap grids
-    max_methods: int = 14          # columns in a heatmap grid
+    max_methods: int = 14          # methods in a heatmap grid, each with all its layers
 
 
 @dataclass

@@ -7,7 +7,7 @@
 Every method module is imported here: importing it registers its class (`tfcam.registry`).
 """
 
-from tfcam import lrp
+from tfcam import callbacks, lrp
 from tfcam.attribution.gradients import InputXGradient, Saliency
 from tfcam.attribution.guided import Deconvnet, GuidedBackprop, GuidedGradCAM
 from tfcam.attribution.integrated_gradients import IntegratedGradients
@@ -25,6 +25,7 @@ from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
 from tfcam.explain import explain, methods
 from tfcam.explanation import Explanation
+from tfcam.layer_lookup import explainable_layers
 from tfcam.lrp import LRP, relevance_at
 from tfcam.registry import register
 from tfcam.visualize import overlay, visualize_class
@@ -36,6 +37,6 @@ __all__ = [
     "CAM", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
     "RelevanceCAM", "LRP", "GuidedBackprop", "Deconvnet", "GuidedGradCAM", "lrp", "relevance_at",
     "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
-    "Explanation", "explain", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
+    "Explanation", "explain", "explainable_layers", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
     "register",
 ]

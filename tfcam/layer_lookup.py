@@ -7,6 +7,7 @@ import difflib
 
 import keras
 
+from tfcam import graph
 from tfcam.graph import Program
 
 
@@ -152,6 +153,33 @@ def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
         f"its inputs of shape {input_shape}, but '{tap.path}' outputs shape {tap.shape}. "
         f"{fix}"
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ExplainableLayer:
+    """A layer a CAM method can explain: its path (the `layer=` to pass), its class, its
+    output shape (batch first) and whether `layer=None` picks it."""
+
+    path: str
+    kind: str
+    shape: tuple
+    default: bool
+
+
+def explainable_layers(model) -> list[ExplainableLayer]:
+    """The layers of `model` with an output of the input's spatial rank, in execution order,
+    nested models' and custom layers' inner layers included (what `layer=` accepts for a CAM
+    method); the one `layer=None` picks is marked `default`. Empty for a model without one."""
+    program = graph.trace(model)
+    try:
+        default = default_layer(program).path
+    except ValueError:
+        default = None
+    found = {}
+    for tap in _cam_taps(program, cam_ranks(program)):
+        found[tap.path] = tap  # a layer called twice: its last output, as find_layer reads it
+    return [ExplainableLayer(t.path, type(t.layer).__name__, tuple(t.shape), t.path == default)
+            for t in found.values()]
 
 
 def _shown_input_shapes(program: Program):

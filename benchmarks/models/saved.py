@@ -3,10 +3,10 @@
 It is loaded with ``keras.saving.load_model`` and explained as it is: nothing is trained
 (``ModelInfo.source == "saved"``, no accuracy).
 
-The benchmark's images are RGB in [0, 1]; ``model.preprocess`` says what the model expects:
-``none`` (those images, or the model preprocesses inside), ``tf`` (2x - 1), ``torch``
-(ImageNet mean / std), ``caffe`` (BGR, 0-255 minus the ImageNet mean) or a number, a scale
-(``255`` for 0-255 images). The step becomes the model's first layer, in one flat graph
+The benchmark's images are RGB in [0, 1]; ``model.preprocess`` says what the model expects,
+one of `tfcam.preprocess`'s conventions: ``none`` (those images, or the model preprocesses
+inside), ``tf`` (2x - 1), ``torch`` (ImageNet mean / std), ``caffe`` (BGR, 0-255 minus the
+ImageNet mean) or a number, a scale (``255`` for 0-255 images). The step becomes the model's first layer, in one flat graph
 with copies of the model's own layers, so the metrics mask the images in image space
 (black = 0) as for the zoo's models.
 
@@ -27,18 +27,8 @@ import numpy as np
 from keras import layers, ops
 
 from benchmarks.models.train import ModelInfo
+from tfcam import preprocess
 
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
-# mode -> (scale, offset, RGB -> BGR): the model sees x' = scale * x + offset per channel
-MODES = {
-    "none": None,
-    "tf": ((2.0,) * 3, (-1.0,) * 3, False),
-    "torch": (tuple(1 / s for s in IMAGENET_STD_RGB),
-              tuple(-m / s for m, s in zip(IMAGENET_MEAN_RGB, IMAGENET_STD_RGB)), False),
-    "caffe": ((255.0,) * 3, tuple(-m for m in CAFFE_MEAN_BGR), True),
-}
 LAYER_CHOICES = ("shallow", "mid", "last")
 SIZE_FRACTION = {"shallow": 1 / 4, "mid": 1 / 8}
 
@@ -70,16 +60,12 @@ class ChannelAffine(layers.Layer):
 
 
 def preprocess_layer(mode) -> ChannelAffine | None:
-    """The layer for ``model.preprocess`` (None for ``none``)."""
-    text = "none" if mode is None else str(mode).strip().lower()
-    if text in MODES:
-        spec = MODES[text]
-        return None if spec is None else ChannelAffine(*spec, name="preprocess")
+    """The layer for ``model.preprocess`` (None for ``none``): `tfcam.preprocess`'s conventions."""
     try:
-        scale = float(text)
+        spec = preprocess.affine(mode)
     except ValueError:
         raise ValueError(f"model.preprocess={mode}: use none, tf, torch, caffe or a scale such as 255") from None
-    return ChannelAffine((scale,) * 3, (0.0,) * 3, name="preprocess")
+    return None if spec is None else ChannelAffine(*spec, name="preprocess")
 
 
 def model_file(model_cfg) -> Path:

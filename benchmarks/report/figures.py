@@ -1,129 +1,68 @@
-"""PNG figures of a run (matplotlib, Agg backend): heatmap grids (method × layer), deletion /
-insertion curves, Loc(δ) over δ, sanity-check similarity curves and shattered-gradient
-statistics. A method has one colour in every figure (`method_colour`)."""
+"""PNG figures of a run (matplotlib, drawn without pyplot): heatmap grids (per model and
+image: the image, then one panel per method @ layer choice, a "failed" mark where a method's
+maps failed), a metric by layer choice, deletion / insertion curves, Loc(δ) over δ,
+sanity-check similarity curves and shattered-gradient statistics (one row per model). A
+method has one colour in every figure (`method_colour`) and one place in every legend
+(`method_key`); a figure with several panels has one legend of every method it draws.
+
+Each figure has a ``make_*`` function that returns its matplotlib Figure(s) (the tests read
+what they draw) and a saver without ``make_`` that writes the PNGs and returns their paths.
+The heatmap grids are drawn in `benchmarks.report.heatmaps`, the shared colours, markers,
+ticks and legends live in `benchmarks.report.style`."""
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import LAYER_ORDER, LIB_ORDER, deltas
-
-# One colour per method, the same in every figure and every run: the CAM methods first on
-# matplotlib's tab10, the others on tab20b; a tf-keras-vis method takes its tfcam
-# counterpart's colour (drawn dashed), the reference maps are greys (dotted).
-TAB10 = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-         "#bcbd22", "#17becf"]
-TAB20B = ["#393b79", "#5254a3", "#6b6ecf", "#9c9ede", "#637939", "#8ca252", "#b5cf6b", "#cedb9c",
-          "#8c6d31", "#bd9e39", "#e7ba52", "#e7cb94", "#843c39", "#ad494a", "#d6616b", "#e7969c",
-          "#7b4173", "#a55194", "#ce6dbd", "#de9ed6"]
-METHOD_ORDER = ("grad_cam", "grad_cam_pp", "relevance_cam", "score_cam", "layer_cam", "xgrad_cam",
-                "ablation_cam", "eigen_cam", "cam", "lrp", "relevance_cam_zero_sum", "score_cam_fast",
-                "score_cam_fast_std", "saliency", "smooth_grad", "integrated_gradients", "input_x_gradient",
-                "guided_backprop", "guided_grad_cam", "deconvnet", "occlusion")
-PALETTE = [c for c in TAB10 if c != "#7f7f7f"] + TAB20B  # grey is the reference maps'
-REFERENCE_COLOURS = {"gaussian": "#4d4d4d", "random": "#a6a6a6"}
-
-
-def method_colour(method: str) -> str:
-    """The method's colour (hex); an unknown method gets a fixed one from its name."""
-    base = method.removeprefix("tkv_")
-    if base in REFERENCE_COLOURS:
-        return REFERENCE_COLOURS[base]
-    if base in METHOD_ORDER:
-        return PALETTE[METHOD_ORDER.index(base)]
-    return PALETTE[zlib.crc32(base.encode()) % len(PALETTE)]
-
-
-def method_style(method: str, library: str = "") -> str:
-    """Line style: dashed for tf-keras-vis, dotted for the reference maps, solid for tfcam."""
-    if library == "tf-keras-vis" or method.startswith("tkv_"):
-        return "--"
-    return ":" if library == "baseline" or method in REFERENCE_COLOURS else "-"
-
-
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-    return plt
+from benchmarks.report.common import LIB_ORDER, deltas
+from benchmarks.report.heatmaps import load_maps, make_heatmap_grids
+from benchmarks.report.style import (
+    DPI,
+    LABEL_FONTSIZE,
+    LAYER_MARKERS,
+    figure_legend,
+    layer_key,
+    layer_ticks,
+    method_colour,
+    method_key,
+    method_style,
+    new_figure,
+)
 
 
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight")
-    _plt().close(fig)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")
     return path
 
 
-def heatmap_grids(folder: Path, map_dirs=None, max_methods: int = 14) -> list:
-    """Per model and image: rows = methods, columns = layer choices; maps over the image,
-    the ground-truth outline in white. ``map_dirs``: several ``maps/`` folders (a sweep's
-    jobs), merged per model."""
-    plt = _plt()
-    out = []
-    ref, per_model = None, {}
-    for maps_root in (map_dirs or [folder / "maps"]):
-        maps_root = Path(maps_root)
-        if not (maps_root / "images.npz").exists():
-            continue
-        if ref is None:
-            ref = dict(np.load(maps_root / "images.npz"))
-        for model_dir in sorted(p for p in maps_root.iterdir() if p.is_dir()):
-            for f in model_dir.glob("*.npz"):
-                method, _, choice = f.stem.partition("__")
-                per_model.setdefault(model_dir.name, {})[(method, choice)] = dict(np.load(f))
-    if ref is None:
-        return out
-    for model, entries in sorted(per_model.items()):
-        methods = sorted({m for m, _ in entries},
-                         key=lambda m: (m.startswith("tkv_"), m in ("gaussian", "random"), m))[:max_methods]
-        choices = sorted({c for _, c in entries}, key=lambda c: LAYER_ORDER.get(c, 1.5))
-        for k, image_id in enumerate(ref["image"]):
-            fig, axes = plt.subplots(len(methods), len(choices) + 1,
-                                     figsize=(1.6 * (len(choices) + 1), 1.6 * len(methods) + 0.4), squeeze=False)
-            for r, method in enumerate(methods):
-                ax = axes[r, 0]
-                ax.imshow(ref["images"][k].astype(np.float32))
-                ax.contour(ref["masks"][k], [0.5], colors="w", linewidths=0.7)
-                ax.set_ylabel(method, fontsize=7, rotation=0, ha="right", va="center")
-                for c, choice in enumerate(choices, start=1):
-                    ax = axes[r, c]
-                    e = entries.get((method, choice))
-                    hit = None if e is None else np.flatnonzero(e["image"] == image_id)
-                    if hit is not None and len(hit):
-                        ax.imshow(ref["images"][k].astype(np.float32))
-                        ax.imshow(e["maps"][hit[0]].astype(np.float32), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-                        ax.contour(ref["masks"][k], [0.5], colors="w", linewidths=0.5)
-                    else:
-                        ax.set_facecolor("#eeeeee")
-                    if r == 0:
-                        ax.set_title(choice, fontsize=8)
-            for ax in axes.flat:
-                ax.set_xticks([])
-                ax.set_yticks([])
-            axes[0, 0].set_title(f"image {image_id}", fontsize=8)
-            fig.suptitle(f"{model}: maps per method × layer (white: ground truth)", fontsize=9)
-            fig.tight_layout(rect=(0, 0, 1, 0.97))
-            out.append(_save(fig, folder / "figures" / f"heatmaps_{model}_img{image_id}.png"))
-    return out
+def _save_all(folder: Path, made: list) -> list:
+    return [_save(fig, Path(folder) / "figures" / name) for name, fig in made]
 
 
-def deletion_insertion_curves(folder: Path, curves: pd.DataFrame) -> list:
-    plt = _plt()
+def heatmap_grids(folder: Path, map_dirs=None, max_methods: int = 14, results: pd.DataFrame | None = None) -> list:
+    """The heatmap grids (`make_heatmap_grids`) as PNGs; ``map_dirs``: several ``maps/``
+    folders (a sweep's jobs), merged per model."""
+    return _save_all(folder, make_heatmap_grids(load_maps(folder, map_dirs), results, max_methods))
+
+
+# ---------------------------------------------------------------- curves
+def make_deletion_insertion_curves(curves: pd.DataFrame) -> list:
+    """[(file name, Figure)]: per model, deletion and insertion (columns) per layer choice
+    (rows), the input-space methods in every row; one legend per row."""
     out = []
     if curves.empty:
         return out
     for model, cm in curves.groupby("model"):
-        choices = sorted(set(cm.layer_choice) - {"input"}, key=lambda c: LAYER_ORDER.get(c, 1.5)) or ["input"]
-        fig, axes = plt.subplots(len(choices), 2, figsize=(10, 3.2 * len(choices)), squeeze=False)
+        choices = sorted(set(cm.layer_choice) - {"input"}, key=layer_key) or ["input"]
+        fig = new_figure(10, 3.2 * len(choices))
+        axes = fig.subplots(len(choices), 2, squeeze=False)
         for r, choice in enumerate(choices):
             sel = cm[cm.layer_choice.isin([choice, "input"])]
             for c, kind in enumerate(("deletion", "insertion")):
                 ax = axes[r, c]
-                for method, g in sorted(sel[sel.curve == kind].groupby("method"), key=lambda x: x[0]):
+                for method, g in sorted(sel[sel.curve == kind].groupby("method"), key=lambda x: method_key(x[0])):
                     mean = g.groupby("fraction").value.mean()
                     ax.plot(mean.index, mean.values, method_style(method, g.library.iloc[0]), label=method, lw=1.2,
                             color=method_colour(method))
@@ -131,14 +70,21 @@ def deletion_insertion_curves(folder: Path, curves: pd.DataFrame) -> list:
                 ax.set_xlabel("fraction of pixels")
                 ax.set_ylabel("p(class)")
                 ax.grid(alpha=0.3)
-            axes[r, 1].legend(fontsize=6, ncol=2)
+            if axes[r, 1].get_legend_handles_labels()[0]:
+                axes[r, 1].legend(fontsize=LABEL_FONTSIZE, ncol=2)
         fig.tight_layout()
-        out.append(_save(fig, folder / "figures" / f"deletion_insertion_{model}.png"))
+        out.append((f"deletion_insertion_{model}.png", fig))
     return out
 
 
-def sanity_curves(folder: Path, results: pd.DataFrame) -> list:
-    plt = _plt()
+def deletion_insertion_curves(folder: Path, curves: pd.DataFrame) -> list:
+    return _save_all(folder, make_deletion_insertion_curves(curves))
+
+
+def make_sanity_curves(results: pd.DataFrame) -> list:
+    """[(file name, Figure)]: per model, the similarity of each method's maps to the trained
+    model's as layers are randomized (one panel per mode × similarity), the randomized
+    layer's name under each step; the figure widens with the number of layers."""
     san = results[(results.task == "sanity") & (results.metric != "error")]
     out = []
     if san.empty:
@@ -147,53 +93,89 @@ def sanity_curves(folder: Path, results: pd.DataFrame) -> list:
     for model, sm in san.groupby("model"):
         modes = sorted(set(sm["mode"]))
         metrics = [m for m in ("spearman_abs", "spearman", "ssim", "hog_spearman") if m in set(sm.metric)]
-        fig, axes = plt.subplots(len(modes), len(metrics), figsize=(3.6 * len(metrics), 3.2 * len(modes)), squeeze=False)
+        n_steps = sm.step.nunique()
+        panel = min(12.0, max(3.6, 0.22 * n_steps + 1.2))
+        fig = new_figure(panel * len(metrics), 3.6 * len(modes))
+        axes = fig.subplots(len(modes), len(metrics), squeeze=False)
         for r, mode in enumerate(modes):
             for c, metric in enumerate(metrics):
                 ax = axes[r, c]
                 g = sm[(sm["mode"] == mode) & (sm.metric == metric)]
-                for (method, choice), h in g.groupby(["method", "layer_choice"]):
+                groups = sorted(g.groupby(["method", "layer_choice", "library"]),
+                                key=lambda x: (method_key(x[0][0]), layer_key(x[0][1])))
+                low = 0.0
+                for (method, choice, library), h in groups:
                     mean = h.groupby("step").value.mean()
-                    ax.plot(mean.index, mean.values, "o-", ms=3, label=f"{method}@{choice}")
-                labels = g.drop_duplicates("step").sort_values("step")
-                ax.set_xticks(labels.step)
-                ax.set_xticklabels(labels.rlayer, rotation=75, fontsize=5)
-                ax.set_ylim(-0.2, 1.05)
+                    low = min(low, float(mean.min()))
+                    ax.plot(mean.index, mean.values, method_style(method, library),
+                            marker=LAYER_MARKERS.get(choice, "o"), ms=3.5, lw=1.2, color=method_colour(method),
+                            label=f"{method} @ {choice}")
+                steps = g.drop_duplicates("step").sort_values("step")
+                layer_ticks(ax, steps.step, steps.rlayer)
+                ax.set_ylim(min(-0.2, low - 0.05), 1.05)  # the signed Spearman can go under 0
                 ax.set_title(f"{model} {mode}: {metric}", fontsize=9)
+                ax.set_xlabel("randomized layer (output → input)", fontsize=LABEL_FONTSIZE)
                 ax.grid(alpha=0.3)
-        axes[0, -1].legend(fontsize=6)
         fig.tight_layout()
-        out.append(_save(fig, folder / "figures" / f"sanity_{model}.png"))
+        figure_legend(fig, axes.flat, key=_method_at_layer_key)
+        out.append((f"sanity_{model}.png", fig))
     return out
 
 
-def shattering_plot(folder: Path, results: pd.DataFrame) -> list:
-    plt = _plt()
+def _method_at_layer_key(label: str) -> tuple:
+    method, _, choice = label.partition(" @ ")
+    return method_key(method), layer_key(choice)
+
+
+def sanity_curves(folder: Path, results: pd.DataFrame) -> list:
+    return _save_all(folder, make_sanity_curves(results))
+
+
+def make_shattering_plot(results: pd.DataFrame):
+    """The shattered-gradient statistics per layer, input → output: one row of panels per
+    model (each with its own layer names), one column per statistic; None without rows."""
     sh = results[(results.task == "shattered_gradients") & (results.metric != "error")]
-    out = []
     if sh.empty:
-        return out
+        return None
     stats = [s for s in ("autocorrelation", "sign_coherence", "negative_weight_share",
                          "spearman_gradcam_ablation", "spearman_relevancecam_ablation") if s in set(sh.metric)]
-    fig, axes = plt.subplots(1, len(stats), figsize=(3.4 * len(stats), 3.2), squeeze=False)
-    for c, stat in enumerate(stats):
-        ax = axes[0, c]
-        for model, g in sh[sh.metric == stat].groupby("model"):
+    if not stats:
+        return None
+    models = sorted(set(sh[sh.metric.isin(stats)].model))
+    n_layers = max(sh[(sh.model == m) & sh.metric.isin(stats)].layer.nunique() for m in models)
+    panel = min(10.0, max(3.4, 0.3 * n_layers + 1.0))
+    fig = new_figure(panel * len(stats), 3.4 * len(models) + 0.4)
+    axes = fig.subplots(len(models), len(stats), squeeze=False, sharey="col")
+    for r, model in enumerate(models):
+        for c, stat in enumerate(stats):
+            ax = axes[r, c]
+            g = sh[(sh.model == model) & (sh.metric == stat)]
+            ax.set_title(f"{model}: {stat.replace('_', ' ')}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if g.empty:
+                ax.text(0.5, 0.5, "not computed", ha="center", va="center", transform=ax.transAxes,
+                        fontsize=LABEL_FONTSIZE, color="#555555")
+                ax.set_xticks([])
+                continue
             order = list(dict.fromkeys(g.layer))
             mean = g.groupby("layer").value.mean().reindex(order)
             std = g.groupby("layer").value.std().reindex(order)
-            ax.errorbar(range(len(order)), mean.values, yerr=std.values, marker="o", ms=3, capsize=2, label=model)
+            ax.errorbar(range(len(order)), mean.values, yerr=std.values, marker="o", ms=3, capsize=2,
+                        color=f"C{r % 10}", label=model)
             if stat == "sign_coherence":
-                floor = sh[(sh.metric == "sign_coherence_noise_floor") & (sh.model == model)].groupby("layer").value.mean().reindex(order)
-                ax.plot(range(len(order)), floor.values, ":", color="grey", lw=1)
-            ax.set_xticks(range(len(order)))
-            ax.set_xticklabels(order, rotation=60, fontsize=6)
-        ax.set_title(stat, fontsize=9)
-        ax.grid(alpha=0.3)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle("shattered gradients, input → output (dotted: sign-coherence noise floor)", fontsize=9)
-    out.append(_save(fig, folder / "figures" / "shattered_gradients.png"))
-    return out
+                floor = sh[(sh.metric == "sign_coherence_noise_floor") & (sh.model == model)]
+                floor = floor.groupby("layer").value.mean().reindex(order)
+                ax.plot(range(len(order)), floor.values, ":", color="grey", lw=1, label="noise floor")
+            layer_ticks(ax, range(len(order)), order)
+    fig.suptitle("shattered gradients per layer, input → output (one row per model; "
+                 "dotted: sign-coherence noise floor)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def shattering_plot(folder: Path, results: pd.DataFrame) -> list:
+    fig = make_shattering_plot(results)
+    return [] if fig is None else _save_all(folder, [("shattered_gradients.png", fig)])
 
 
 def localization_by_layer(folder: Path, results: pd.DataFrame) -> list:
@@ -206,50 +188,55 @@ def grid_by_layer(folder: Path, results: pd.DataFrame) -> list:
     return metric_by_layer(folder, results, "grid_pointing", "grid_localization", "grid_by_layer.png")
 
 
-def metric_by_layer(folder: Path, results: pd.DataFrame, task: str, metric: str, filename: str) -> list:
+def make_metric_by_layer(results: pd.DataFrame, task: str, metric: str):
     """``metric`` per method across layer choices, one panel per model; input-space methods
-    and reference maps as horizontal lines."""
-    plt = _plt()
+    and reference maps as horizontal lines; one legend for the figure, of every method drawn
+    in any panel. None without rows at two layer choices."""
     loc = results[(results.task == task) & (results.metric == metric)]
-    out = []
     if loc.empty or loc.layer_choice.nunique() < 2:
-        return out
+        return None
     models = sorted(set(loc.model))
-    fig, axes = plt.subplots(1, len(models), figsize=(5 * len(models), 3.4), squeeze=False)
-    for c, model in enumerate(models):
-        ax = axes[0, c]
+    fig = new_figure(4.6 * len(models), 3.4)
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models):
         lm = loc[loc.model == model]
-        choices = sorted(set(lm.layer_choice) - {"input"}, key=lambda x: LAYER_ORDER.get(x, 1.5))
-        for (method, lib), g in sorted(lm.groupby(["method", "library"]), key=lambda x: (LIB_ORDER.get(x[0][1], 3), x[0][0])):
+        choices = sorted(set(lm.layer_choice) - {"input"}, key=layer_key)
+        for (method, lib), g in sorted(lm.groupby(["method", "library"]),
+                                       key=lambda x: (LIB_ORDER.get(x[0][1], 3), method_key(x[0][0]))):
             mean = g.groupby("layer_choice").value.mean()
-            colour = method_colour(method)
+            colour, style = method_colour(method), method_style(method, lib)
             if set(mean.index) == {"input"}:
-                ax.axhline(mean.iloc[0], ls=":", lw=1, label=method, color=colour)
+                ax.axhline(mean.iloc[0], ls=style, lw=1.2, label=method, color=colour)
             else:
-                ax.plot(range(len(choices)), mean.reindex(choices).values, method_style(method, lib), marker="o",
+                ax.plot(range(len(choices)), mean.reindex(choices).values, style, marker="o",
                         ms=3, label=method, color=colour)
         ax.set_xticks(range(len(choices)))
-        ax.set_xticklabels(choices)
+        ax.set_xticklabels(choices, fontsize=LABEL_FONTSIZE + 1)
+        ax.tick_params(axis="y", labelsize=LABEL_FONTSIZE)
         ax.set_title(f"{model}: {metric.replace('_', ' ')} by layer", fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0, -1].legend(fontsize=6, ncol=2, bbox_to_anchor=(1.02, 1), loc="upper left")
-    out.append(_save(fig, folder / "figures" / filename))
-    return out
+    fig.tight_layout()
+    figure_legend(fig, axes, title="dashed: tf-keras-vis\nflat: input space")
+    return fig
 
 
-def loc_delta_curve(folder: Path, results: pd.DataFrame) -> list:
+def metric_by_layer(folder: Path, results: pd.DataFrame, task: str, metric: str, filename: str) -> list:
+    fig = make_metric_by_layer(results, task, metric)
+    return [] if fig is None else _save_all(folder, [(filename, fig)])
+
+
+def make_loc_delta_curve(results: pd.DataFrame):
     """Mean Loc(δ) over images against δ, one line per method (its colour, `method_style`);
     one panel per model (rows) × layer choice (columns), the input-space methods and reference
-    maps drawn in every layer's panel."""
-    plt = _plt()
+    maps drawn in every layer's panel. None without ``loc_delta`` rows."""
     loc = results[(results.task == "localization") & (results.metric == "loc_delta")]
     loc = loc.assign(delta=deltas(loc)).dropna(subset=["delta", "value"])
     if loc.empty:
-        return []
+        return None
     models = sorted(set(loc.model))
-    layered = sorted(set(loc.layer_choice) - {"input"}, key=lambda c: LAYER_ORDER.get(c, 1.5)) or ["input"]
-    fig, axes = plt.subplots(len(models), len(layered), figsize=(4.2 * len(layered), 3.2 * len(models)),
-                             squeeze=False)
+    layered = sorted(set(loc.layer_choice) - {"input"}, key=layer_key) or ["input"]
+    fig = new_figure(4.2 * len(layered), 3.2 * len(models))
+    axes = fig.subplots(len(models), len(layered), squeeze=False)
     for r, model in enumerate(models):
         for c, choice in enumerate(layered):
             ax = axes[r, c]
@@ -257,7 +244,8 @@ def loc_delta_curve(folder: Path, results: pd.DataFrame) -> list:
                 ax.set_visible(False)  # no method of this model ran at this layer: no panel
                 continue
             sel = loc[(loc.model == model) & loc.layer_choice.isin([choice, "input"])]
-            groups = sorted(sel.groupby(["method", "library"]), key=lambda x: (LIB_ORDER.get(x[0][1], 3), x[0][0]))
+            groups = sorted(sel.groupby(["method", "library"]),
+                            key=lambda x: (LIB_ORDER.get(x[0][1], 3), method_key(x[0][0])))
             for (method, library), g in groups:
                 mean = g.groupby("delta").value.mean()
                 ax.plot(mean.index, mean.values, method_style(method, library), marker="o", ms=2.5, lw=1.2,
@@ -268,18 +256,23 @@ def loc_delta_curve(folder: Path, results: pd.DataFrame) -> list:
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
             if groups:
-                ax.legend(fontsize=6, ncol=2)
+                ax.legend(fontsize=LABEL_FONTSIZE - 1, ncol=2)
     fig.suptitle("Loc(δ) over δ (Chattopadhyay et al. 2018): dashed tf-keras-vis, dotted reference maps",
                  fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.96))
-    return [_save(fig, folder / "figures" / "loc_delta_curve.png")]
+    return fig
+
+
+def loc_delta_curve(folder: Path, results: pd.DataFrame) -> list:
+    fig = make_loc_delta_curve(results)
+    return [] if fig is None else _save_all(folder, [("loc_delta_curve.png", fig)])
 
 
 def all_figures(folder, results, curves, cfg=None, log=print, map_dirs=None) -> list:
     folder = Path(folder)
     max_methods = 14 if cfg is None else int(cfg.get("report", {}).get("max_methods", 14))
     out = []
-    for fn in (lambda: heatmap_grids(folder, map_dirs, max_methods),
+    for fn in (lambda: heatmap_grids(folder, map_dirs, max_methods, results),
                lambda: localization_by_layer(folder, results),
                lambda: grid_by_layer(folder, results),
                lambda: loc_delta_curve(folder, results),

@@ -54,6 +54,8 @@ class _GradientWalker(RelevanceWalker):
 
 @register("guided_backprop")
 class GuidedBackprop(_GradientWalker, InputSpaceMethod):
+    """Guided Backprop (Springenberg et al., 2015): the gradient, with ReLUs passing only positive gradients of positive inputs."""
+
     def traced(self, images, indices):
         _, grads, scores, resolved = self.relevance_pass(images, indices)
         raw = each(channel_max_abs, grads)
@@ -63,11 +65,15 @@ class GuidedBackprop(_GradientWalker, InputSpaceMethod):
 
 @register("deconvnet")
 class Deconvnet(GuidedBackprop):
+    """Deconvnet (Zeiler & Fergus, 2014): the gradient, with ReLUs applied to the backward signal instead."""
+
     make_composite = staticmethod(deconvnet_composite)
 
 
 @register("guided_grad_cam", aliases=("guided_gradcam",))
 class GuidedGradCAM(_GradientWalker, Explainer):
+    """Guided Grad-CAM (Selvaraju et al., 2017): Guided Backprop times the layer's Grad-CAM map."""
+
     def traced(self, images, indices):
         # One forward pass serves both the guided walk and Grad-CAM's gradient.
         env, guided, _, _ = self.relevance_pass(images, indices)

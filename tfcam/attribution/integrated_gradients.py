@@ -46,6 +46,7 @@ def path_points(steps: int, rule: str):
 
 @register("integrated_gradients")
 class IntegratedGradients(InputSpaceMethod):
+    """Integrated Gradients (Sundararajan et al., 2017): (x - x') times the gradient averaged from baseline x' to x."""
 
     def __init__(self, model, layer=None, *, steps: int = 32, baseline=0.0,
                  rule: str = "gausslegendre", **kwargs):

@@ -15,6 +15,8 @@ Everything else is written with `keras.ops`. The functions here are:
   re-drawn weights need no retrace and are never stale.
 * `normal(shape, seed)`: standard normal noise drawn on the device from a (2,) int seed.
 * `memory_budget()`: bytes that a batch of perturbed inputs may take on the device.
+* `image_summary_writer(directory)`: TensorBoard image summaries (TensorFlow only; on JAX
+  an error that says to write PNG files).
 """
 
 import keras
@@ -25,6 +27,7 @@ if _NAME == "tensorflow":
     from tfcam.backend.tensorflow import (
         compile_forward,
         compile_function,
+        image_summary_writer,
         memory_budget,
         normal,
         value_and_grad,
@@ -34,6 +37,7 @@ elif _NAME == "jax":
     from tfcam.backend.jax import (
         compile_forward,
         compile_function,
+        image_summary_writer,
         memory_budget,
         normal,
         value_and_grad,
@@ -46,4 +50,5 @@ else:  # pragma: no cover - depends on the environment
     )
 
 NAME = _NAME
-__all__ = ["NAME", "compile_forward", "compile_function", "memory_budget", "normal", "value_and_grad", "vjp"]
+__all__ = ["NAME", "compile_forward", "compile_function", "image_summary_writer", "memory_budget", "normal",
+           "value_and_grad", "vjp"]

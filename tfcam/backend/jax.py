@@ -70,3 +70,10 @@ def memory_budget(fraction: float = 0.25, cpu_bytes: int = 2 << 30) -> int:
     stats = jax.devices()[0].memory_stats() or {}
     limit = stats.get("bytes_limit")
     return int(limit * fraction) if limit else cpu_bytes
+
+
+def image_summary_writer(directory):
+    raise RuntimeError(
+        "TensorBoard image summaries need the TensorFlow backend (KERAS_BACKEND=tensorflow); "
+        "on JAX write PNG files instead (ExplanationLogger(png=True, tensorboard=False))."
+    )

@@ -63,3 +63,31 @@ def memory_budget(fraction: float = 0.25, cpu_bytes: int = 2 << 30) -> int:
     """
     del fraction
     return 4 << 30 if tf.config.list_logical_devices("GPU") else cpu_bytes
+
+
+class _ImageSummaryWriter:
+    """TensorBoard image summaries in a folder, written the way `tf.summary.image` writes
+    them (a string tensor [width, height, png...] tagged for the "images" plugin) with
+    TensorFlow's own ops: TensorFlow 2.21 no longer installs TensorBoard, and its
+    `tf.summary.image` is then an error, while `tf.summary.write` always works."""
+
+    def __init__(self, directory):
+        self.writer = tf.summary.create_file_writer(str(directory))
+
+    def write(self, tag: str, pngs, size, step: int, description: str = "") -> None:
+        """`pngs`: PNG-encoded images of `size` (height, width), shown under `tag` at `step`."""
+        height, width = size
+        tensor = tf.constant([str(width).encode(), str(height).encode(), *pngs])
+        metadata = tf.compat.v1.SummaryMetadata(summary_description=description)
+        metadata.plugin_data.plugin_name = "images"  # TensorBoard's image plugin, version 0
+        with self.writer.as_default():
+            tf.summary.write(tag, tensor, step=step, metadata=metadata)
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+def image_summary_writer(directory):
+    """A TensorBoard image-summary writer for `directory` (`write(tag, pngs, size, step)`)."""
+    return _ImageSummaryWriter(directory)

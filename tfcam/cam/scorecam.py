@@ -44,6 +44,8 @@ CHANNEL_RANKINGS = ("mean", "std")
 
 @register("score_cam", aliases=("scorecam",))
 class ScoreCAM(PerturbationMethod):
+    """Score-CAM (Wang et al., 2020): w_k = the class's softmax score on the input masked by channel k's map."""
+
     pair_name = "masked_scores"
 
     def __init__(self, model, layer=None, *, max_channels: int | None = None,

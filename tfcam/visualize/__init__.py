@@ -1,6 +1,7 @@
-"""Looking at explanations: overlays and class model visualization."""
+"""Looking at explanations: overlays, a figure of images × methods, class model visualization."""
 
 from tfcam.visualize.class_model import visualize_class
+from tfcam.visualize.grid_figure import grid
 from tfcam.visualize.overlay import overlay
 
-__all__ = ["overlay", "visualize_class"]
+__all__ = ["grid", "overlay", "visualize_class"]

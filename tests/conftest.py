@@ -1,6 +1,8 @@
-"""Shared test setup: quiet TensorFlow, deterministic seeds, backend name in the header."""
+"""Shared test setup: quiet TensorFlow, deterministic seeds, backend name in the header, and
+which tests run on one backend only."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -8,8 +10,32 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 
+TESTS = Path(__file__).resolve().parent
+# The benchmark's plumbing (configs, data, report, results, baselines) never touches the
+# backend: `benchmarks` imports neither TensorFlow nor JAX (tests/test_architecture.py) and
+# reaches the backend only through tfcam, whose own tests run on both. Its tests run on
+# TensorFlow; on JAX only these, which run the benchmark's JAX path (the app end to end,
+# the speed task's precision copies, subclassed models) -- and every one of them with
+# TFCAM_TESTS_ALL_BACKENDS=1.
+BENCHMARK_TESTS_ON_JAX = ("test_end_to_end.py", "test_speed.py", "test_subclassed_model.py")
+
+
 def pytest_report_header(config):
     return f"keras backend: {keras.backend.backend()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    if keras.backend.backend() != "jax" or os.environ.get("TFCAM_TESTS_ALL_BACKENDS") == "1":
+        return
+    benchmarks = TESTS / "benchmarks"
+    kept, deselected = [], []
+    for item in items:
+        path = Path(str(item.fspath))
+        one_backend = path.parent == benchmarks and path.name not in BENCHMARK_TESTS_ON_JAX
+        (deselected if one_backend else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.fixture(autouse=True)

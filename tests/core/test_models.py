@@ -105,7 +105,9 @@ APPLICATIONS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(APPLICATIONS))
+# ResNet101 is ResNet50's blocks, more of them: slow (23 s on JAX), run with -m slow.
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "ResNet101" else n
+                                  for n in sorted(APPLICATIONS)])
 def test_keras_applications_with_random_weights(name):
     build, layer = APPLICATIONS[name]
     model = build(weights=None, input_shape=(32, 32, 3), classes=5)

@@ -94,6 +94,7 @@ def test_method_options_reach_the_methods_that_take_them(workspace, tmp_path, ca
     (("--method", "gradkam"), "unknown method 'gradkam'"),
     (("--preprocess", "bogus"), "unknown preprocessing 'bogus'"),
     (("--option", "nokey"), "write KEY=VALUE"),
+    (("--preprocess", "torch", "--scale", "255"), "give one of them"),
 ])
 def test_user_errors_in_process(workspace, tmp_path, capsys, args, expected):
     files = {"LABELS": workspace / "labels.txt", "MISSING": workspace / "missing.png",

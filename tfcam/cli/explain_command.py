@@ -40,8 +40,11 @@ def run(args, log=print) -> int:
     import tfcam
     from tfcam import preprocess
 
-    methods = [tfcam.registry.canonical(m) for m in (args.methods or ["grad_cam"])]
+    methods = list(dict.fromkeys(tfcam.registry.canonical(m) for m in (args.methods or ["grad_cam"])))
     options = _method_options(args.option, methods)
+    if args.scale is not None and str(args.preprocess).lower() != "none":
+        raise UsageError(f"--preprocess {args.preprocess} and --scale {args.scale:g}: give one of them "
+                         "(--scale S is --preprocess S)")
     mode = args.preprocess if args.scale is None else args.scale
     preprocess.affine(mode)  # a bad name fails before the model loads
     names = read_class_names(args.labels) if args.labels else {}

@@ -2,13 +2,20 @@
 which tests run on one backend only."""
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# JAX: one compilation cache for the whole suite, its xdist workers and its subprocesses. The
+# tests build the same small nets again and again; a function compiled once is then read
+# back, not compiled again (tests/core/test_subclassed.py + test_ranks.py: 127 s -> 99 s from
+# an empty cache). Set before Keras imports JAX, which reads these at import.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(Path(tempfile.gettempdir()) / "tfcam-tests-jax-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
-
 
 TESTS = Path(__file__).resolve().parent
 # The benchmark's plumbing (configs, data, report, results, baselines) never touches the

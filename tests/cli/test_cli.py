@@ -22,7 +22,8 @@ def explain_here(workspace, *args, capsys=None):
 def test_explain_writes_overlays_maps_grid_and_table(workspace, tmp_path):
     out = tmp_path / "out"
     done = tfcam_command("explain", "model.keras", "rgb.png", "grey.jpg", "alpha.png", "--method", "grad_cam",
-                         "-m", "saliency", "--scale", "255", "--labels", "labels.txt", "--out", out, cwd=workspace)
+                         "-m", "saliency", "--scale", "255", "--labels", "labels.txt", "--out", out,
+                         "--batch-size", "2", cwd=workspace)  # batches of 2 and 1
     assert done.returncode == 0, done.stderr
     for stem in ("rgb", "grey", "alpha"):
         for method in ("grad_cam", "saliency"):

@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a method option (see `tfcam methods`), e.g. max_channels=32; "
                         "given to the methods that take it")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per model call (default 16)")
+    parser.add_argument("--batch-size", type=positive_int, default=16, help="images per model call (default 16)")
 
 
 def run(args, log=print) -> int:
@@ -66,12 +66,15 @@ def run(args, log=print) -> int:
                  disable=len(methods) * len(paths) < 4 or None)
     for method in methods:
         for group in groups:
-            batch = preprocess.apply(np.stack([shown[k] for k in group]), mode)
-            ex = tfcam.explain(model, batch, method=method, layer=args.layer, targets=target,
-                               batch_size=args.batch_size, progress=False, **options.get(method, {}))
-            for position, k in enumerate(group):
-                explanations[method][k] = _one(ex, position)
-            steps.update(len(group))
+            # a batch at a time, so the bar moves; tfcam.explain reuses its compiled explainer
+            for start in range(0, len(group), args.batch_size):
+                chunk = group[start:start + args.batch_size]
+                batch = preprocess.apply(np.stack([shown[k] for k in chunk]), mode)
+                ex = tfcam.explain(model, batch, method=method, layer=args.layer, targets=target,
+                                   batch_size=args.batch_size, progress=False, **options.get(method, {}))
+                for position, k in enumerate(chunk):
+                    explanations[method][k] = _one(ex, position)
+                steps.update(len(chunk))
     steps.close()
 
     rows = _write_files(out, stems, paths, originals, explanations, names)
@@ -84,6 +87,13 @@ def run(args, log=print) -> int:
         log(f"{row['image']}  {row['method']}: {row['class']} (score {row['score']:.3g}) -> {row['overlay']}")
     log(f"wrote {len(rows)} overlays and maps, grid.png and explanations.csv to {out}")
     return 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
 
 
 def _method_options(pairs, methods) -> dict:

@@ -1,35 +1,15 @@
 """Every method runs compiled, and batches of the same shape never trace again."""
 
-import collections
-
 import numpy as np
 import pytest
 
 import tfcam
-from tfcam import explainer as explainer_module
 from tfcam.explain import method_class
 from tests.core import nets
 
 OPTIONS = {"smooth_grad": {"samples": 2}, "integrated_gradients": {"steps": 3},
            "score_cam": {"chunk_size": 4}, "ablation_cam": {"chunk_size": 4},
            "occlusion": {"patch": 4, "stride": 4, "chunk_size": 4}}
-
-
-@pytest.fixture
-def traces(monkeypatch):
-    """How often each compiled function's Python body ran: once per trace (tf.function and
-    jax.jit run it only when they trace), never on a call that reuses a trace."""
-    counts = collections.Counter()
-    compile_function = explainer_module.backend.compile_function
-
-    def counting(fn, variables):
-        def traced(*args):
-            counts[fn.__qualname__] += 1
-            return fn(*args)
-        return compile_function(traced, variables)
-
-    monkeypatch.setattr(explainer_module.backend, "compile_function", counting)
-    return counts
 
 
 @pytest.mark.parametrize("method", tfcam.methods())

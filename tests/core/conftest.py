@@ -1,0 +1,23 @@
+"""Fixtures of the core tests."""
+import collections
+
+import pytest
+
+from tfcam import explainer as explainer_module
+
+
+@pytest.fixture
+def traces(monkeypatch):
+    """How often each compiled function's Python body ran: once per trace (tf.function and
+    jax.jit run it only when they trace), never on a call that reuses a trace."""
+    counts = collections.Counter()
+    compile_function = explainer_module.backend.compile_function
+
+    def counting(fn, variables):
+        def traced(*args):
+            counts[fn.__qualname__] += 1
+            return fn(*args)
+        return compile_function(traced, variables)
+
+    monkeypatch.setattr(explainer_module.backend, "compile_function", counting)
+    return counts

@@ -77,11 +77,14 @@ def _forward(read_end: int, original: int) -> None:
             break
         if not chunk:
             break
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        out = b"".join(line + b"\n" for line in lines if not is_native_log_line(line))
-        if pending and not _may_become_native(pending):
-            out, pending = out + pending, b""
+        text = pending + chunk
+        try:
+            *lines, pending = text.split(b"\n")
+            out = b"".join(line + b"\n" for line in lines if not is_native_log_line(line))
+            if pending and not _may_become_native(pending):
+                out, pending = out + pending, b""
+        except Exception:  # noqa: BLE001 - never stop draining (a full pipe would hang the writers)
+            out, pending = text, b""
         if out:
             _write_all(original, out)
     if pending and not is_native_log_line(pending):

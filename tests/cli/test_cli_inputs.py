@@ -10,7 +10,8 @@ import pytest
 from tfcam import preprocess
 from tfcam.cli.class_names import class_index, read_class_names
 from tfcam.cli.errors import UsageError
-from tfcam.cli.images import fit_to_model, image_paths, read_image
+from tfcam.cli.images import fit_to_model, image_paths
+from tfcam.image_files import read_image
 from tfcam.layer_lookup import explainable_layers
 
 

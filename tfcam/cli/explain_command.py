@@ -10,8 +10,9 @@ import numpy as np
 
 from tfcam.cli.class_names import class_index, read_class_names
 from tfcam.cli.errors import UsageError
-from tfcam.cli.images import fit_to_model, image_paths, model_input, read_image
+from tfcam.cli.images import fit_to_model, image_paths, model_input
 from tfcam.cli.model_file import load_model
+from tfcam.image_files import read_image
 
 
 def add_arguments(parser) -> None:

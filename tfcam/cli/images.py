@@ -1,4 +1,4 @@
-"""Reading the user's image files and shaping them for the model."""
+"""Finding the user's image files and shaping them for the model (reading: `tfcam.image_files`)."""
 
 from __future__ import annotations
 
@@ -27,31 +27,6 @@ def image_paths(arguments) -> list[Path]:
         else:
             raise UsageError(f"image {path} does not exist: check the path")
     return paths
-
-
-def read_image(path: Path) -> np.ndarray:
-    """(H, W, 3) float32 RGB in [0, 1], whatever the file's format and depth (grey is
-    repeated to RGB, an alpha channel dropped)."""
-    from skimage import io, util
-
-    try:
-        image = io.imread(path)
-    except Exception as e:  # noqa: BLE001 - imageio and PIL raise many kinds
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UsageError(f"cannot read image {path}: {reason} (give a PNG, JPEG, BMP, TIFF or "
-                         "GIF file)") from None
-    image = np.asarray(image)
-    if image.ndim == 4:  # an animated GIF or a multi-page TIFF: its first frame
-        image = image[0]
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4) or min(image.shape[:2]) < 1:
-        raise UsageError(f"image {path} has shape {image.shape}, not an image of 1 to 4 channels")
-    if image.shape[-1] in (2, 4):  # grey or RGB with alpha: drop the alpha channel
-        image = image[..., :-1]
-    if image.shape[-1] == 1:
-        image = np.repeat(image, 3, axis=-1)
-    return util.img_as_float32(image)
 
 
 def model_input(model) -> tuple:

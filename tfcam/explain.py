@@ -16,7 +16,10 @@ from tfcam.options import check_options
 REGISTRY = registry.CLASSES
 
 # Explainers keep their compiled functions; reusing them avoids recompiling on every call.
+# Weak keys, and explainers that hold their model weakly: a model the user drops is
+# collected with everything made for it.
 _EXPLAINERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_MAX_EXPLAINERS_PER_MODEL = 16
 
 
 def method_class(method: str):
@@ -56,7 +59,12 @@ def explain(model, inputs, method: str = "grad_cam", layer=None, targets=None,
     if explainer is None:
         explainer = cls(model, layer, batch_size=batch_size, progress=progress, **options)
         if cache is not None:
+            explainer.hold_model_weakly()  # the cache's key must not keep its model alive
             cache[key] = explainer
+            while len(cache) > _MAX_EXPLAINERS_PER_MODEL:  # least recently used first
+                cache.pop(next(iter(cache)))
+    elif cache is not None:
+        cache[key] = cache.pop(key)  # most recently used last
     return explainer.attribute(inputs, targets)
 
 

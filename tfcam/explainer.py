@@ -8,6 +8,9 @@ until `attribute` makes them lists; see `tfcam.inputs` for how inputs travel.
 from __future__ import annotations
 
 import collections
+import dataclasses
+import functools
+import weakref
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -15,22 +18,62 @@ from tqdm.auto import tqdm
 from tfcam import backend, graph, twin
 from tfcam._maps import to_input_resolution
 from tfcam.explanation import Explanation
-from tfcam.inputs import check_inputs, each, num_samples, resolve_input, rows
+from tfcam.inputs import check_inputs, each, feeds, num_samples, resolve_input, rows
 from tfcam.layer_lookup import LayerTap, find_layer, require_spatial
 from tfcam.options import check_options
 from tfcam.pairs import auto_chunk_size, pair_chunks, scatter
-from tfcam.targets import TargetSpec
+from tfcam.targets import TOP1, TargetSpec, scores_and_targets, score_keys
 from tfcam.targets import resolve as resolve_targets
 
 # `target=` not given (None is a value: the top-1 class).
 _UNSET = object()
 
 
+@dataclasses.dataclass(frozen=True)
+class Call:
+    """One `run`: what it explains and the sizes its maps are resized to.
+
+    Made per call and passed to every traced hook, never stored on the explainer, so that
+    calls from several threads on one explainer never read each other's targets or sizes.
+    A compiled function is reused for every call with the same `key`; it may read only what
+    the key fixes (the kind of target and its callable, the sizes), never `spec.indices`,
+    which travel as a tensor.
+    """
+
+    spec: TargetSpec
+    input_hw: tuple  # the input's spatial size; for several inputs, every input's shape
+    map_sizes: tuple | None  # several inputs: the size each input's map has (None: no map)
+    rng: np.random.Generator | None = None  # host randomness of this call (seeded per call)
+
+    @property
+    def key(self) -> tuple:
+        """What a compiled function depends on besides its name."""
+        target = _Same(self.spec.score_fn) if self.spec.is_callable else None
+        return (target, self.input_hw)
+
+    @property
+    def input_size(self):
+        """The spatial size maps are resized to; for several inputs a tuple with one per
+        input (None where no map is made for that input)."""
+        return self.input_hw if self.map_sizes is None else self.map_sizes
+
+    def to_inputs(self, raw, relu_after_upsample: bool = False):
+        """A layer map `raw` (N, *spatial) at the input's resolution, in [0, 1] (inside a
+        compiled function): an array for a single-input model; for several inputs a tuple,
+        one map per input of the layer's spatial rank (None for the others)."""
+        if self.map_sizes is None:
+            return to_input_resolution(raw, self.input_hw, relu_after_upsample)
+        return tuple(None if size is None else
+                     to_input_resolution(raw, size, relu_after_upsample)
+                     for size in self.map_sizes)
+
+
 class Explainer:
     """Base class. A method is registered with `@register("id")` (which sets `method`) and
     writes `traced`, its computation on one batch; the base compiles it and batches.
 
-    `traced(images, indices, *extra)` gets a float32 batch and the class indices (TOP1 for
+    `traced(call, images, indices, *extra)` gets the call's state (`Call`: the targets'
+    kind, the sizes maps are resized to), a float32 batch and the class indices (TOP1 for
     the top-1 class), traced inside a compiled function (keras.ops only), and returns a
     dict of tensors with a leading batch axis: at least maps, raw, targets and scores.
     `extra` are the host values of `batch_arguments` (a per-batch seed, baselines). For a
@@ -39,12 +82,21 @@ class Explainer:
     none for that input). A method of several compiled stages overrides `explain_batch`
     (see `tfcam.perturbation`), which returns the same dict as numpy arrays.
 
+    A method that runs the model on other inputs than the images (path points, noisy
+    copies) sets `expands_inputs = True`: the top-1 class is then found on the images as
+    given before the batch reaches `traced`, so every copy explains that class.
+
+    The explainer keeps no per-call state: one explainer may serve several threads at once
+    (each call gets its own `Call`; compiled functions are shared).
+
     `input=` (a name or an index): explain one input of a multi-input model: its maps come
     as arrays, not lists; CAMs make only that input's map and Score-CAM masks that input.
     """
 
     method: str = ""
     needs_layer: bool = True
+    expands_inputs: bool = False
+    seed: int | None = None  # of each call's `Call.rng` (methods that draw noise set it)
 
     def __init__(self, model, layer=None, *, batch_size: int = 32, progress: bool | None = None,
                  input=None, **unknown):  # noqa: A002 - the option's documented name
@@ -52,7 +104,8 @@ class Explainer:
             check_options(type(self), unknown)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        self.model = model
+        self._model = model  # None once the explainer holds its model weakly
+        self._model_ref = weakref.ref(model)
         self.program = graph.trace(model)
         self.batch_size = int(batch_size)
         self.progress = progress
@@ -70,9 +123,21 @@ class Explainer:
         elif self.input_index is not None:
             self.map_inputs = (self.input_index,)
         self._compiled: collections.OrderedDict = collections.OrderedDict()
-        self._input_hw: tuple[int, int] | None = None
-        self._map_sizes: tuple | None = None
-        self.spec: TargetSpec | None = None
+
+    @property
+    def model(self):
+        """The explained model."""
+        model = self._model_ref()
+        if model is None:
+            raise RuntimeError(
+                f"the model this {self.method} explainer was made for has been garbage "
+                "collected; make a new explainer for the model you hold.")
+        return model
+
+    def hold_model_weakly(self) -> None:
+        """Keep only a weak reference to the model (for caches keyed weakly on the model:
+        a strong one would keep the key, and so the model, alive for good)."""
+        self._model = None
 
     def _inputs_of_layer_rank(self) -> tuple[int, ...]:
         """Inputs a CAM's layer map is laid over: those with the layer's spatial rank (or
@@ -118,12 +183,13 @@ class Explainer:
         name; per-input fields of the result are then lists (see `Explanation`).
         `target=` is the old name of `targets=`, still accepted.
         """
-        merged = self.run(inputs, _one_keyword(targets, target))
+        targets = _one_keyword(targets, target)
+        merged = self.run(inputs, targets)
         multi, chosen = self.multi_input, self.input_index
         return Explanation(
             maps=_as_float32_fields(merged.pop("maps")),
             raw=_as_float32_fields(merged.pop("raw")),
-            targets=None if self.spec.is_callable else merged.pop("targets").astype("int64"),
+            targets=None if callable(targets) else merged.pop("targets").astype("int64"),
             scores=merged.pop("scores").astype("float32"),
             method=self.method,
             layer=self.tap.path if self.tap is not None else None,
@@ -141,57 +207,76 @@ class Explainer:
             twin.check_reproduces(self.program, rows(images, slice(None, self.batch_size)))
             self.program.checked = True
         n = num_samples(images)
-        self.spec = resolve_targets(target, n, self.program)
-        parts = [
-            self.explain_batch(batch, indices)
-            for batch, indices in self._batches(images, self.spec)
-        ]
+        call = Call(resolve_targets(target, n, self.program), *self._sizes(images),
+                    rng=np.random.default_rng(self.seed))
+        parts = []
+        for batch, indices in self._batches(images, call.spec):
+            if self.expands_inputs and (indices == TOP1).any():
+                indices = self.top1(call, batch, indices)
+            parts.append(self.explain_batch(call, batch, indices))
         merged = {k: _concatenate([p[k] for p in parts], n) for k in parts[0]}
         if self.multi_input and self.input_index is not None:  # `input=`: that input's only
             merged = {k: v[self.input_index] if isinstance(v, tuple) else v
                       for k, v in merged.items()}
         return merged
 
-    def explain_batch(self, images: np.ndarray, indices: np.ndarray) -> dict:
+    def explain_batch(self, call: Call, images: np.ndarray, indices: np.ndarray) -> dict:
         """One batch as numpy: `traced` compiled once per method (see `compiled`)."""
-        run = self.compiled(self.method, self.traced)
-        return to_numpy(run(images, indices, *self.batch_arguments(images)))
+        run = self.compiled(call, self.method, self.traced)
+        return to_numpy(run(images, indices, *self.batch_arguments(call, images)))
 
-    def traced(self, images, indices, *extra) -> dict:
+    def traced(self, call: Call, images, indices, *extra) -> dict:
         """The method's computation on one batch (traced; see the class docstring)."""
         raise NotImplementedError(
             f"{type(self).__name__} defines neither traced() nor explain_batch()")
 
-    def batch_arguments(self, images) -> tuple:
-        """Host values passed to `traced` after the batch and indices, made per batch."""
+    def batch_arguments(self, call: Call, images) -> tuple:
+        """Host values passed to `traced` after the batch and indices, made per batch
+        (random ones from `call.rng`, so that every call with the same seed draws alike)."""
         return ()
 
-    # ------------------------------------------------------------------ helpers
-    def compiled(self, name: str, fn):
-        """`fn` compiled once per explainer, target kind, input size and `name`.
+    def top1(self, call: Call, images, indices) -> np.ndarray:
+        """`indices` with TOP1 replaced by each image's top-1 class, from one forward pass
+        on the images as given (before a method runs the model on copies of them)."""
+        return np.asarray(self.compiled(call, "top1", self._top1)(images, indices))
 
-        `fn` may close over per-call values that are fixed for this key (the input size).
-        """
+    def _top1(self, call: Call, images, indices):
+        program = self.program
+        env = program.evaluate(feeds(program, images), score_keys(program, call.spec))
+        return scores_and_targets(program, env, call.spec, indices)[1]
+
+    # ------------------------------------------------------------------ helpers
+    def compiled(self, call: Call, name: str, fn):
+        """`fn(call, ...)` compiled once per explainer, `name` and `call.key` (the target
+        kind, the input size); the compiled function takes the arguments after `call`."""
         # The key holds the callable target itself, never its id(): CPython reuses the id
         # of a freed function, and a trace of another callable would explain another class.
-        target = _Same(self.spec.score_fn) if self.spec.is_callable else None
-        key = (name, target, self._input_hw)
-        if key in self._compiled:
-            self._compiled.move_to_end(key)
-        else:
-            self._compiled[key] = backend.compile_function(fn, self.model.variables)
+        key = (name, *call.key)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            # A partial, not a closure: TensorFlow counts retraces per code object, and one
+            # closure's code would make all compiled functions look like one retracing.
+            compiled = backend.compile_function(functools.partial(fn, call),
+                                                self.model.variables)
+            self._compiled[key] = compiled
             while len(self._compiled) > _MAX_COMPILED:  # a new lambda per call: bounded
                 self._compiled.popitem(last=False)
-        return self._compiled[key]
+        else:
+            try:
+                self._compiled.move_to_end(key)
+            except KeyError:  # dropped by another thread meanwhile: still usable here
+                pass
+        return compiled
 
-    def evaluate_pairs(self, name: str, fn, keep: np.ndarray, indices: np.ndarray,
+    def evaluate_pairs(self, call: Call, name: str, fn, keep: np.ndarray, indices: np.ndarray,
                        batch_shape, *args) -> np.ndarray:
-        """(N, K) values of `fn(*args, image_idx, item_idx, targets)` for the kept pairs.
+        """(N, K) values of `fn(call, *args, image_idx, item_idx, targets)` for the kept
+        pairs.
 
         The pairs run in compiled chunks (see `tfcam.pairs`); results stay on the device
         until all chunks are dispatched, so an accelerator is never idle between chunks.
         """
-        run_chunk = self.compiled(name, fn)
+        run_chunk = self.compiled(call, name, fn)
         chunk = self.chunk_for(batch_shape)
         values = [run_chunk(*args, img, item, tgt)[:count]
                   for img, item, tgt, count in pair_chunks(keep, indices, chunk)]
@@ -203,38 +288,20 @@ class Explainer:
             return int(self.chunk_size)
         return auto_chunk_size(self.program, batch_shape, backend.memory_budget())
 
-    @property
-    def input_size(self):
-        """The spatial size maps are resized to; for several inputs a tuple with one per
-        input (None where no map is made for that input)."""
-        return self._map_sizes if self.multi_input else self._input_hw
-
-    def to_inputs(self, raw, relu_after_upsample: bool = False):
-        """A layer map `raw` (N, *spatial) at the input's resolution, in [0, 1] (inside a
-        compiled function): an array for a single-input model; for several inputs a tuple,
-        one map per input of the layer's spatial rank (None for the others)."""
+    def _sizes(self, images) -> tuple:
+        """(input_hw, map_sizes) of a `Call` on `images`."""
         if not self.multi_input:
-            return to_input_resolution(raw, self.input_size, relu_after_upsample)
-        return tuple(None if size is None else
-                     to_input_resolution(raw, size, relu_after_upsample)
-                     for size in self._map_sizes)
-
-    def _set_sizes(self, images) -> None:
-        if not self.multi_input:
-            self._input_hw = spatial_size(images.shape, self.tap)
-            return
+            return spatial_size(images.shape, self.tap), None
         # The compiled functions close over every input's size: all shapes are the key.
-        self._input_hw = tuple(tuple(x.shape[1:]) for x in images)
-        self._map_sizes = tuple(
-            spatial_size(x.shape, self.tap) if i in self.map_inputs and x.ndim > 2 else None
-            for i, x in enumerate(images)
-        )
+        return (tuple(tuple(x.shape[1:]) for x in images),
+                tuple(spatial_size(x.shape, self.tap)
+                      if i in self.map_inputs and x.ndim > 2 else None
+                      for i, x in enumerate(images)))
 
     def _batches(self, images, spec: TargetSpec):
         """(batch, indices) pairs; a final short batch is padded so shapes never change."""
         n = num_samples(images)
         size = min(self.batch_size, n)
-        self._set_sizes(images)
         starts = range(0, n, size)
         bar = tqdm(
             starts, desc=self.method, unit="batch", disable=_disabled(self.progress, len(starts))

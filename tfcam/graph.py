@@ -130,11 +130,16 @@ def _functional_of(model):
 
 
 class Program:
-    """The flattened graph of a model: steps in execution order and how to run them."""
+    """The flattened graph of a model: steps in execution order and how to run them.
+
+    It holds its model weakly (the steps hold the layers): programs are cached per model
+    in a weak-keyed table, and a strong reference would keep every model ever explained
+    alive. Whoever runs a program holds the model.
+    """
 
     def __init__(self, model, steps, input_keys, output_keys, input_shapes, blocks=(),
                  traced_calls=()):
-        self.model = model
+        self._model = weakref.ref(model)
         self.steps: list[Step] = steps
         self.input_keys: tuple[str, ...] = input_keys
         self.output_keys: tuple[str, ...] = output_keys
@@ -147,6 +152,14 @@ class Program:
         self.checked = not self.traced_calls
         self._producer = {k: s for s in steps for k in s.outputs}
         self._plans: dict = {}
+
+    @property
+    def model(self):
+        """The traced model (an error once it has been garbage collected)."""
+        model = self._model()
+        if model is None:
+            raise RuntimeError("the model of this program has been garbage collected")
+        return model
 
     # ----------------------------------------------------------------- structure
     def producer(self, key: str) -> Step | None:
@@ -262,7 +275,9 @@ def trace(model) -> Program:
     steps: list[Step] = []
     blocks: list[Block] = []
     input_keys = tuple(_key(x) for x in functional.inputs)
-    record = _Recorder(steps, blocks, traced, [functional])
+    # A traced twin must outlive tracing (its tensors' ids are keys); the model itself not:
+    # the program holds it weakly.
+    record = _Recorder(steps, blocks, traced, [] if functional is model else [functional])
     output_keys = _flatten_into(functional, input_keys, "", record)
     input_shapes = tuple(tuple(x.shape) for x in functional.inputs)
     program = Program(model, steps, input_keys, tuple(output_keys), input_shapes, blocks,

@@ -3,14 +3,16 @@
 One forward pass per batch -> the model on perturbed (image, item) pairs, `chunk_size`
 pairs per call (see `tfcam.pairs`) -> the pair scores combined into a map. A method writes
 four hooks; this base compiles each stage once ("forward", `pair_name`, "combine") and runs
-the loop:
+the loop. Each hook gets the call's state first (`tfcam.explainer.Call`: the targets' kind,
+the sizes maps are resized to):
 
-* `forward(images, indices)` (traced): a dict with at least `scores` and `targets`, and
-  whatever the other stages read (the layer's activations);
-* `pairs(images, forward, part)` (host): a `Pairs`, which pairs run and what they read;
-* `perturbed(part, *pairs.args, image_idx, item_idx, indices)` (traced): the score of each
-  perturbed pair of a chunk;
-* `combine(part, values, forward, *pairs.combine_args)` (traced): maps and raw (and
+* `forward(call, images, indices)` (traced): a dict with at least `scores` and `targets`,
+  and whatever the other stages read (the layer's activations);
+* `pairs(call, images, forward, part)` (host): a `Pairs`, which pairs run and what they
+  read;
+* `perturbed(call, part, *pairs.args, image_idx, item_idx, indices)` (traced): the score of
+  each perturbed pair of a chunk;
+* `combine(call, part, values, forward, *pairs.combine_args)` (traced): maps and raw (and
   channel_weights) from the (N, K) pair values, 0 for pairs that did not run; the values
   are the pair scores, or what `pair_values` makes of them on the host.
 
@@ -48,16 +50,16 @@ class PerturbationMethod(Explainer):
         self.chunk_size = chunk_size
 
     # ------------------------------------------------------------------ hooks
-    def forward(self, images, indices) -> dict:
+    def forward(self, call, images, indices) -> dict:
         raise NotImplementedError
 
-    def pairs(self, images, forward: dict, part) -> Pairs:
+    def pairs(self, call, images, forward: dict, part) -> Pairs:
         raise NotImplementedError
 
-    def perturbed(self, part, *args):
+    def perturbed(self, call, part, *args):
         raise NotImplementedError
 
-    def combine(self, part, values, forward: dict, *args) -> dict:
+    def combine(self, call, part, values, forward: dict, *args) -> dict:
         raise NotImplementedError
 
     def pair_values(self, scores: np.ndarray, forward: dict) -> np.ndarray:
@@ -69,12 +71,12 @@ class PerturbationMethod(Explainer):
         return (None,)
 
     # ------------------------------------------------------------------ the loop
-    def explain_batch(self, images, indices):
-        forward = self.compiled("forward", self.forward)(images, indices)
+    def explain_batch(self, call, images, indices):
+        forward = self.compiled(call, "forward", self.forward)(images, indices)
         resolved = np.asarray(forward["targets"])
         out = {"scores": np.asarray(forward["scores"]), "targets": resolved}
         parts = self.perturbed_parts(images)
-        done = {part: self._perturb(images, forward, resolved, part) for part in parts}
+        done = {part: self._perturb(call, images, forward, resolved, part) for part in parts}
         if parts == (None,):
             fields, count = done[None]
             return dict(**fields, **out, perturbed_inputs=count)
@@ -84,20 +86,20 @@ class PerturbationMethod(Explainer):
                                  for i in range(len(images))) for name in names}
         return dict(**per_input, **out, perturbed_inputs=sum(c for _, c in done.values()))
 
-    def _perturb(self, images, forward, resolved, part):
+    def _perturb(self, call, images, forward, resolved, part):
         """(numpy fields of `combine`, perturbed copies per image) of one part."""
-        pairs = self.pairs(images, forward, part)
+        pairs = self.pairs(call, images, forward, part)
         suffix = "" if part is None else str(part)
 
-        def pair_scores(*args):  # (*pairs.args, image_idx, item_idx, indices)
-            return self.perturbed(part, *args)
+        def pair_scores(call, *args):  # (*pairs.args, image_idx, item_idx, indices)
+            return self.perturbed(call, part, *args)
 
-        def combined(values, forward, *args):
-            return self.combine(part, values, forward, *args)
+        def combined(call, values, forward, *args):
+            return self.combine(call, part, values, forward, *args)
 
-        scores = self.evaluate_pairs(self.pair_name + suffix, pair_scores, pairs.keep,
+        scores = self.evaluate_pairs(call, self.pair_name + suffix, pair_scores, pairs.keep,
                                      resolved, batch_shape(images), *pairs.args)
         values = self.pair_values(scores, forward)
-        run = self.compiled("combine" + suffix, combined)
+        run = self.compiled(call, "combine" + suffix, combined)
         fields = to_numpy(run(values, forward, *pairs.combine_args))
         return fields, pairs.keep.sum(axis=1)

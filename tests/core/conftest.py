@@ -14,8 +14,10 @@ def traces(monkeypatch):
     compile_function = explainer_module.backend.compile_function
 
     def counting(fn, variables):
+        name = getattr(fn, "func", fn).__qualname__  # explainers compile partials
+
         def traced(*args):
-            counts[fn.__qualname__] += 1
+            counts[name] += 1
             return fn(*args)
         return compile_function(traced, variables)
 

@@ -17,10 +17,10 @@ from tfcam.registry import register
 __all__ = ["InputSpaceMethod", "InputXGradient", "Saliency", "input_gradients"]
 
 
-def input_gradients(explainer: Explainer, images, indices):
+def input_gradients(explainer: Explainer, spec, images, indices):
     """dS/dx (same shape as images; a tuple, one per input, for a tuple of inputs), scores
-    and resolved targets; traced in a compiled fn."""
-    program, spec = explainer.program, explainer.spec
+    and resolved targets for the targets `spec`; traced in a compiled fn."""
+    program = explainer.program
 
     def total_score(x):
         env = program.evaluate(feeds(program, x), targets.score_keys(program, spec))
@@ -37,8 +37,8 @@ def input_gradients(explainer: Explainer, images, indices):
 class Saliency(InputSpaceMethod):
     """Saliency (Simonyan et al., 2014): max over channels of |dS/dx|."""
 
-    def traced(self, images, indices):
-        grads, scores, resolved = input_gradients(self, images, indices)
+    def traced(self, call, images, indices):
+        grads, scores, resolved = input_gradients(self, call.spec, images, indices)
         raw = each(channel_max_abs, grads)
         return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
                     attributions=grads)
@@ -48,8 +48,8 @@ class Saliency(InputSpaceMethod):
 class InputXGradient(InputSpaceMethod):
     """Input x Gradient: x * dS/dx; raw is its sum over channels, maps its normalized |.|."""
 
-    def traced(self, images, indices):
-        grads, scores, resolved = input_gradients(self, images, indices)
+    def traced(self, call, images, indices):
+        grads, scores, resolved = input_gradients(self, call.spec, images, indices)
         attributions = each(lambda x, g: x * g, images, grads)
         raw = each(channel_sum, attributions)
         return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, scores=scores,

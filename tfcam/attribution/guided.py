@@ -56,8 +56,8 @@ class _GradientWalker(RelevanceWalker):
 class GuidedBackprop(_GradientWalker, InputSpaceMethod):
     """Guided Backprop (Springenberg et al., 2015): the gradient, with ReLUs passing only positive gradients of positive inputs."""
 
-    def traced(self, images, indices):
-        _, grads, scores, resolved = self.relevance_pass(images, indices)
+    def traced(self, call, images, indices):
+        _, grads, scores, resolved = self.relevance_pass(call.spec, images, indices)
         raw = each(channel_max_abs, grads)
         return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
                     attributions=grads)
@@ -74,12 +74,13 @@ class Deconvnet(GuidedBackprop):
 class GuidedGradCAM(_GradientWalker, Explainer):
     """Guided Grad-CAM (Selvaraju et al., 2017): Guided Backprop times the layer's Grad-CAM map."""
 
-    def traced(self, images, indices):
+    def traced(self, call, images, indices):
         # One forward pass serves both the guided walk and Grad-CAM's gradient.
-        env, guided, _, _ = self.relevance_pass(images, indices)
-        a, g, scores, resolved = activations_and_gradients(self, images, indices, env)
+        env, guided, _, _ = self.relevance_pass(call.spec, images, indices)
+        a, g, scores, resolved = activations_and_gradients(self, call.spec, images, indices,
+                                                           env)
         weights = ops.mean(g, axis=spatial_axes(g))
-        cam = self.to_inputs(ops.relu(weighted_sum(weights, a)))
+        cam = call.to_inputs(ops.relu(weighted_sum(weights, a)))
         attributions = each(lambda guided, cam: guided * cam[..., None], guided, cam)
         raw = each(channel_max_abs, attributions)
         return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,

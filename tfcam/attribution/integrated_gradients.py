@@ -48,6 +48,8 @@ def path_points(steps: int, rule: str):
 class IntegratedGradients(InputSpaceMethod):
     """Integrated Gradients (Sundararajan et al., 2017): (x - x') times the gradient averaged from baseline x' to x."""
 
+    expands_inputs = True  # the path points explain the images' top-1 class
+
     def __init__(self, model, layer=None, *, steps: int = 32, baseline=0.0,
                  rule: str = "gausslegendre", **kwargs):
         super().__init__(model, None, **kwargs)
@@ -77,10 +79,10 @@ class IntegratedGradients(InputSpaceMethod):
         return tuple(_broadcast_baseline(b, x, name)
                      for b, x, name in zip(per_input, images, names))
 
-    def batch_arguments(self, images):
+    def batch_arguments(self, call, images):
         return (each(lambda b: b.astype("float32"), self._baselines(images)),)
 
-    def traced(self, images, indices, baselines):
+    def traced(self, call, images, indices, baselines):
         # The path is built on the device: n * steps inputs never exist on the host.
         n, steps = num_samples(images), self.steps
 
@@ -98,7 +100,7 @@ class IntegratedGradients(InputSpaceMethod):
 
         repeated = ops.repeat(indices, steps)
         grads, scores, resolved = input_gradients(
-            self, each(path_of, images, baselines), repeated)
+            self, call.spec, each(path_of, images, baselines), repeated)
         attributions = each(attribution, images, baselines, grads)
         raw = each(channel_sum, attributions)
         return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw,

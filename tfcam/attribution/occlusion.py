@@ -75,8 +75,8 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
             )
         return spatial_patch_masks(shape, patch, stride)
 
-    def forward(self, images, indices):
-        program, spec = self.program, self.spec
+    def forward(self, call, images, indices):
+        program, spec = self.program, call.spec
         env = program.evaluate(feeds(program, images), targets.score_keys(program, spec))
         scores, resolved = targets.scores_and_targets(program, env, spec, indices)
         return {"scores": scores, "targets": resolved}
@@ -85,7 +85,7 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
         # Each input in turn (only the one chosen with input=), the others unchanged.
         return tuple(self.map_inputs) if isinstance(images, tuple) else (None,)
 
-    def pairs(self, images, forward, part):
+    def pairs(self, call, images, forward, part):
         x = images if part is None else images[part]
         if x.ndim > 2:
             name = None if part is None else self.input_names[part]
@@ -100,7 +100,7 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
         fills = () if filler is None else (ops.convert_to_tensor(filler),)
         return Pairs(keep, (each(ops.convert_to_tensor, images), masks, *fills), (masks,))
 
-    def perturbed(self, part, images, masks, *rest):
+    def perturbed(self, call, part, images, masks, *rest):
         *fills, image_idx, patch_idx, indices = rest
         fill = ops.take(fills[0], image_idx, axis=0) if fills else None
 
@@ -116,10 +116,10 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
             x = tuple(ops.take(v, image_idx, axis=0) for v in images)
             x = (*x[:part], occlude(x[part], m), *x[part + 1:])
         env = self.program.evaluate(feeds(self.program, x),
-                                    targets.score_keys(self.program, self.spec))
-        return targets.scores_and_targets(self.program, env, self.spec, indices)[0]
+                                    targets.score_keys(self.program, call.spec))
+        return targets.scores_and_targets(self.program, env, call.spec, indices)[0]
 
-    def combine(self, part, occluded_scores, forward, masks):
+    def combine(self, call, part, occluded_scores, forward, masks):
         # Each pixel: the mean drop of the patches that cover it (0 where none does).
         pixels = spatial_letters(len(masks.shape) - 1)
         drops = forward["scores"][:, None] - occluded_scores

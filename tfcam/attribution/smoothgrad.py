@@ -23,6 +23,9 @@ from tfcam.registry import register
 
 @register("smooth_grad", aliases=("smoothgrad",))
 class SmoothGrad(InputSpaceMethod):
+    """SmoothGrad (Smilkov et al., 2017): the gradient averaged over noisy copies of the input."""
+
+    expands_inputs = True  # the noisy copies explain the images' top-1 class
     def __init__(self, model, layer=None, *, samples: int = 25, noise_level: float = 0.15,
                  seed: int = 0, **kwargs):
         super().__init__(model, None, **kwargs)
@@ -32,16 +35,17 @@ class SmoothGrad(InputSpaceMethod):
             )
         self.samples, self.noise_level = int(samples), float(noise_level)
         self.batch_size = max(1, self.batch_size // self.samples)
-        self._rng = np.random.default_rng(seed)
+        self.seed = seed
 
-    def batch_arguments(self, images):
-        # One seed per batch from the explainer's generator: reproducible for a given `seed`,
-        # and the noisy copies (samples × the batch) are drawn on the device, never on the host.
+    def batch_arguments(self, call, images):
+        # One seed per batch from the call's generator: every call with the same `seed` draws
+        # the same noise, and the noisy copies (samples × the batch) are drawn on the
+        # device, never on the host.
         several = isinstance(images, tuple)
-        seed = self._rng.integers(0, 2**31 - 1, size=(len(images), 2) if several else 2)
+        seed = call.rng.integers(0, 2**31 - 1, size=(len(images), 2) if several else 2)
         return (seed.astype("int32"),)  # several inputs: one seed per input
 
-    def traced(self, images, indices, seed):
+    def traced(self, call, images, indices, seed):
         n, samples = num_samples(images), self.samples
 
         def noisy_copies(x, seed):
@@ -56,7 +60,8 @@ class SmoothGrad(InputSpaceMethod):
             noisy = tuple(noisy_copies(x, seed[i]) for i, x in enumerate(images))
         else:
             noisy = noisy_copies(images, seed)
-        grads, scores, resolved = input_gradients(self, noisy, ops.repeat(indices, samples))
+        grads, scores, resolved = input_gradients(self, call.spec, noisy,
+                                                  ops.repeat(indices, samples))
         grads = each(lambda g: ops.mean(ops.reshape(g, (n, samples, *g.shape[1:])), axis=1),
                      grads)
         raw = each(channel_max_abs, grads)

@@ -22,29 +22,29 @@ from tfcam.registry import register
 class AblationCAM(PerturbationMethod):
     pair_name = "ablated_scores"
 
-    def _tail_inputs(self, head_keys):
+    def _tail_inputs(self, spec, head_keys):
         """Keys computed before the layer that the rest of the model reads."""
-        wants = targets.score_keys(self.program, self.spec)
+        wants = targets.score_keys(self.program, spec)
         steps = self.program.plan(frozenset(head_keys), tuple(wants))
         return sorted({k for s in steps for k in s.inputs if k in head_keys})
 
-    def forward(self, images, indices):
-        program, key, spec = self.program, self.tap.key, self.spec
+    def forward(self, call, images, indices):
+        program, key, spec = self.program, self.tap.key, call.spec
         input_keys = program.input_keys
         head_steps = program.plan(frozenset(input_keys), (key,))
         head_keys = {*input_keys, *(k for s in head_steps for k in s.outputs)}
         env = program.evaluate(feeds(program, images), (key, *targets.score_keys(program, spec)))
         scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-        head = {k: env[k] for k in self._tail_inputs(head_keys)}
+        head = {k: env[k] for k in self._tail_inputs(spec, head_keys)}
         return {"head": head, "scores": scores, "targets": resolved}
 
-    def pairs(self, images, forward, part):
+    def pairs(self, call, images, forward, part):
         head = forward["head"]
         keep = np.ones((head[self.tap.key].shape[0], head[self.tap.key].shape[-1]), dtype=bool)
         return Pairs(keep, (head,))
 
-    def perturbed(self, part, head, image_idx, channel_idx, indices):
-        program, key, spec = self.program, self.tap.key, self.spec
+    def perturbed(self, call, part, head, image_idx, channel_idx, indices):
+        program, key, spec = self.program, self.tap.key, call.spec
         feeds = {k: ops.take(v, image_idx, axis=0) for k, v in head.items()}
         acts = feeds[key]
         keep = 1.0 - ops.one_hot(channel_idx, acts.shape[-1], dtype=acts.dtype)
@@ -60,6 +60,6 @@ class AblationCAM(PerturbationMethod):
         safe = np.where(scores == 0, 1e-12, scores)[:, None]
         return ((scores[:, None] - ablated) / safe).astype("float32")
 
-    def combine(self, part, weights, forward):
+    def combine(self, call, part, weights, forward):
         raw = ops.relu(weighted_sum(weights, forward["head"][self.tap.key]))
-        return {"maps": self.to_inputs(raw), "raw": raw, "channel_weights": weights}
+        return {"maps": call.to_inputs(raw), "raw": raw, "channel_weights": weights}

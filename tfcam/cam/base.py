@@ -28,8 +28,9 @@ def weighted_sum(weights, activations):
                       ops.cast(activations, "float32"))
 
 
-def activations_and_gradients(explainer: Explainer, images, indices, forward=None):
-    """A, dS/dA, scores and resolved targets (traced inside a compiled function).
+def activations_and_gradients(explainer: Explainer, spec, images, indices, forward=None):
+    """A, dS/dA, scores and resolved targets for the targets `spec` (traced inside a
+    compiled function).
 
     A and dS/dA come back in float32 whatever the model computes in (mixed precision), so
     channel weights are not summed in bfloat16.
@@ -44,7 +45,6 @@ def activations_and_gradients(explainer: Explainer, images, indices, forward=Non
     else:
         before = program.plan(frozenset(input_keys), (key,))
         env = {k: forward[k] for k in (*input_keys, *(k for s in before for k in s.outputs))}
-    spec = explainer.spec
 
     def total_score(activations):
         tail = program.evaluate({**env, key: activations}, targets.score_keys(program, spec))
@@ -55,9 +55,9 @@ def activations_and_gradients(explainer: Explainer, images, indices, forward=Non
     return ops.cast(env[key], "float32"), ops.cast(grads, "float32"), scores, resolved
 
 
-def layer_activations(explainer: Explainer, images, indices):
+def layer_activations(explainer: Explainer, spec, images, indices):
     """A (float32), scores and resolved targets from the forward pass alone (traced)."""
-    program, key, spec = explainer.program, explainer.tap.key, explainer.spec
+    program, key = explainer.program, explainer.tap.key
     env = program.evaluate(feeds(program, images), (key, *targets.score_keys(program, spec)))
     scores, resolved = targets.scores_and_targets(program, env, spec, indices)
     return ops.cast(env[key], "float32"), scores, resolved
@@ -81,14 +81,14 @@ class GradientCAM(Explainer):
         raw = weighted_sum(weights, activations)
         return ops.relu(raw) if self.relu else raw
 
-    def traced(self, images, indices):
+    def traced(self, call, images, indices):
         if self.uses_gradients:
-            a, g, scores, resolved = activations_and_gradients(self, images, indices)
+            a, g, scores, resolved = activations_and_gradients(self, call.spec, images, indices)
         else:
-            (a, scores, resolved), g = layer_activations(self, images, indices), None
+            (a, scores, resolved), g = layer_activations(self, call.spec, images, indices), None
         weights = self.channel_weights(a, g)
         raw = self.layer_map(a, g, weights)
-        out = dict(maps=self.to_inputs(raw), raw=raw, scores=scores, targets=resolved)
+        out = dict(maps=call.to_inputs(raw), raw=raw, scores=scores, targets=resolved)
         if weights is not None:
             out["channel_weights"] = weights
         return out
@@ -99,8 +99,8 @@ class LayerGradients(Explainer):
 
     method = "layer_gradients"
 
-    def traced(self, images, indices):
-        a, g, scores, resolved = activations_and_gradients(self, images, indices)
+    def traced(self, call, images, indices):
+        a, g, scores, resolved = activations_and_gradients(self, call.spec, images, indices)
         return dict(activations=a, gradients=g, scores=scores, targets=resolved)
 
 

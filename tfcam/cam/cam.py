@@ -86,20 +86,20 @@ class CAM(Explainer):
         super().__init__(model, layer, **kwargs)
         self.dense, self.offset = find_dense_rows(self.program, self.tap)
 
-    def explain_batch(self, images, indices):
-        if self.spec.is_callable:
+    def explain_batch(self, call, images, indices):
+        if call.spec.is_callable:
             raise ValueError("CAM explains a class index; a callable target needs 'grad_cam'.")
-        return super().explain_batch(images, indices)
+        return super().explain_batch(call, images, indices)
 
-    def traced(self, images, indices):
+    def traced(self, call, images, indices):
         program, key = self.program, self.tap.key
         offset, channels = self.offset, self.tap.shape[-1]
         env = program.evaluate(feeds(program, images), [key, program.logit_key])
-        scores, resolved = targets.scores_and_targets(program, env, self.spec, indices)
+        scores, resolved = targets.scores_and_targets(program, env, call.spec, indices)
         columns = ops.take(self.dense.kernel, resolved, axis=1)
         if offset is not None:  # the layer's rows among the concatenated features
             columns = columns[offset : offset + channels]
         weights = ops.transpose(columns)
         raw = ops.relu(weighted_sum(weights, env[key]))
-        return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
+        return dict(maps=call.to_inputs(raw), raw=raw, scores=scores,
                     targets=resolved, channel_weights=weights)

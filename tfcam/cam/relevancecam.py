@@ -34,13 +34,13 @@ class RelevanceCAM(RelevanceWalker, Explainer):
         self.relu = bool(relu)
         self.plan_walk(composite, start, self.tap.key)
 
-    def traced(self, images, indices):
+    def traced(self, call, images, indices):
         key = self.tap.key
-        env, relevance, scores, resolved = self.relevance_pass(images, indices, key)
+        env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices, key)
         relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
         weights = ops.sum(relevance, axis=spatial_axes(relevance))
         raw = weighted_sum(weights, env[key])
         if self.relu:
             raw = ops.relu(raw)
-        return dict(maps=self.to_inputs(raw), raw=raw, scores=scores,
+        return dict(maps=call.to_inputs(raw), raw=raw, scores=scores,
                     targets=resolved, channel_weights=weights, relevance=relevance)

@@ -62,8 +62,8 @@ class ScoreCAM(PerturbationMethod):
         self.channel_ranking = channel_ranking
         self.fill = fill
 
-    def forward(self, images, indices):
-        program, spec = self.program, self.spec
+    def forward(self, call, images, indices):
+        program, spec = self.program, call.spec
         env = program.evaluate(feeds(program, images),
                                (self.tap.key, *targets.score_keys(program, spec)))
         scores, resolved = targets.scores_and_targets(program, env, spec, indices)
@@ -74,7 +74,7 @@ class ScoreCAM(PerturbationMethod):
         return {"acts": acts, "spans": spans, "ranks": rank(acts, axis=axes),
                 "scores": scores, "targets": resolved}
 
-    def pairs(self, images, forward, part):
+    def pairs(self, call, images, forward, part):
         keep = select_channels(np.asarray(forward["spans"]), np.asarray(forward["ranks"]),
                                self.max_channels)
         channel_maps = ops.moveaxis(forward["acts"], -1, 1)  # (N, K, *spatial): a map each
@@ -85,12 +85,12 @@ class ScoreCAM(PerturbationMethod):
         fills = () if filler is None else (ops.convert_to_tensor(filler),)
         return Pairs(keep, (each(ops.convert_to_tensor, images), channel_maps, *fills))
 
-    def perturbed(self, part, images, channel_maps, *rest):
+    def perturbed(self, call, part, images, channel_maps, *rest):
         *fills, image_idx, channel_idx, indices = rest
-        program, spec = self.program, self.spec
+        program, spec = self.program, call.spec
         several = isinstance(images, tuple)
         masked_input = self.map_inputs[0]  # input=, or the first of the layer's rank
-        size = self.input_size[masked_input] if several else self.input_size
+        size = call.input_size[masked_input] if several else call.input_size
         num_channels = channel_maps.shape[1]
         flat = ops.reshape(channel_maps, (-1, *channel_maps.shape[2:]))
         maps = ops.take(flat, image_idx * num_channels + channel_idx, axis=0)
@@ -105,7 +105,7 @@ class ScoreCAM(PerturbationMethod):
         env = program.evaluate(feeds(program, masked), targets.score_keys(program, spec))
         return targets.class_probabilities(program, env, spec, indices)
 
-    def combine(self, part, weights, forward):
+    def combine(self, call, part, weights, forward):
         raw = weighted_sum(weights, forward["acts"])
-        return {"maps": self.to_inputs(raw, relu_after_upsample=True), "raw": ops.relu(raw),
+        return {"maps": call.to_inputs(raw, relu_after_upsample=True), "raw": ops.relu(raw),
                 "channel_weights": weights}

@@ -47,21 +47,22 @@ class RelevanceWalker:
         self.start = check_start(start)
         self._walks = {(stop, False): make_walk(self, self.composite, stop)}
 
-    def _walk(self, stop=None) -> Walk:
-        key = (stop, self.spec.is_callable)
+    def _walk(self, stop, callable_target: bool) -> Walk:
+        key = (stop, callable_target)
         if key not in self._walks:
-            self._walks[key] = make_walk(self, self.composite, stop, self.spec.is_callable)
+            self._walks[key] = make_walk(self, self.composite, stop, callable_target)
         return self._walks[key]
 
-    def relevance_pass(self, images, indices, stop=None):
-        """(env, relevance at `stop`, scores, resolved targets), traced in a compiled fn.
+    def relevance_pass(self, spec, images, indices, stop=None):
+        """(env, relevance at `stop`, scores, resolved targets) for the targets `spec`,
+        traced in a compiled fn.
 
         Without `stop` the relevance is at the input, a tuple with one per input for a model
         with several."""
-        walk = self._walk(stop)
+        walk = self._walk(stop, spec.is_callable)
         env = walk.forward(images)
         start_at, scores, resolved = seeds(
-            self.program, env, self.spec, indices, self.start, gradient=self.gradient_walk)
+            self.program, env, spec, indices, self.start, gradient=self.gradient_walk)
         if len(walk.stops) > 1:
             found = walk.backward(env, start_at)
             return env, tuple(found[k] for k in walk.stops), scores, resolved
@@ -77,8 +78,8 @@ class LRP(RelevanceWalker, InputSpaceMethod):
         super().__init__(model, None, **kwargs)
         self.plan_walk(composite, start)
 
-    def traced(self, images, indices):
-        _, relevance, scores, resolved = self.relevance_pass(images, indices)
+    def traced(self, call, images, indices):
+        _, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices)
         raw = each(channel_sum, relevance)
         return dict(maps=each(lambda r: minmax(ops.relu(r)), raw), raw=raw, scores=scores,
                     targets=resolved, attributions=relevance, relevance=relevance)
@@ -94,8 +95,9 @@ class LayerRelevance(RelevanceWalker, Explainer):
         super().__init__(model, layer, **kwargs)
         self.plan_walk(composite, start, self.tap.key)
 
-    def traced(self, images, indices):
-        env, relevance, scores, resolved = self.relevance_pass(images, indices, self.tap.key)
+    def traced(self, call, images, indices):
+        env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices,
+                                                               self.tap.key)
         return dict(activations=env[self.tap.key], relevance=relevance, scores=scores,
                     targets=resolved)
 

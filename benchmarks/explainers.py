@@ -77,6 +77,10 @@ def with_fill(method_cfg, fill):
     return filled
 
 
+# What a method config's `_target_` may name: this module's factory, nothing else.
+EXPLAINER_FACTORY = f"{__name__}.build_explainer"
+
+
 def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32, fill=None):
     """The explainer a method config (conf/method/*.yaml) describes, for ``model`` at ``layer``:
     ``hydra.utils.instantiate`` of the config (its ``_target_``: :func:`build_explainer`);
@@ -94,7 +98,12 @@ def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32, f
         method_cfg = OmegaConf.create(dict(method_cfg))
     method_cfg = with_fill(method_cfg, fill)
     if "_target_" not in method_cfg:
-        method_cfg = OmegaConf.merge({"_target_": f"{__name__}.build_explainer"}, method_cfg)
+        method_cfg = OmegaConf.merge({"_target_": EXPLAINER_FACTORY}, method_cfg)
+    elif method_cfg._target_ != EXPLAINER_FACTORY:
+        # instantiate calls whatever _target_ names: a config file must not run code.
+        raise ValueError(f"method {method_cfg.get('id')}: _target_ must be {EXPLAINER_FACTORY} (the "
+                         f"only factory of explainers), got {method_cfg._target_!r}; a method config "
+                         "names a library, a method and its options, never code to call")
     from hydra.errors import InstantiationException
     try:
         return instantiate(method_cfg, _convert_="all", model=model, layer=layer, batch_size=batch_size)

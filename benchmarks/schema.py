@@ -24,9 +24,8 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
+from benchmarks.explainers import EXPLAINER_FACTORY
 from benchmarks.tasks import TASKS
-
-EXPLAINER_FACTORY = "benchmarks.explainers.build_explainer"
 
 
 @dataclass

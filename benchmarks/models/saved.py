@@ -162,7 +162,7 @@ def load(model_cfg, log=print) -> Loaded:
     """The model of ``model.path`` (its preprocessing in front), its info and its layers."""
     path = model_file(model_cfg)
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)  # no Lambda code runs
     except Exception as e:  # noqa: BLE001 - one line: which file, and Keras' reason
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise ValueError(f"Keras cannot load model.path={path}: {reason} (save it with model.save('model.keras'); "

@@ -11,8 +11,11 @@ The legacy file is a sequence of pickles followed by raw bytes (``torch/serializ
 3. the list of storage keys, in the order their bytes follow;
 4. per key: the element count (int64, little-endian), then the raw elements.
 
-Only the few classes such files reference are mapped (to the small stand-ins below); any
-other global is refused, so reading a file never runs code from it.
+Every pickle of the file is read by a restricted unpickler: the header pickles and the key
+list by one that refuses every global (they are numbers, a dict of plain values and a list of
+strings), the saved object by one that maps only the few classes such files reference (to
+the small stand-ins below). Any other global is refused before it is called, so reading a
+file never runs code from it.
 """
 from __future__ import annotations
 
@@ -81,7 +84,24 @@ def _rebuild_parameter(data, requires_grad=False, backward_hooks=None, *rest):
     return data
 
 
-class _Unpickler(pickle.Unpickler):
+class _PlainUnpickler(pickle.Unpickler):
+    """Numbers, strings, lists and dicts only: any global or persistent id is refused."""
+
+    GLOBALS: dict = {}
+
+    def find_class(self, module, name):
+        try:
+            return self.GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a torch file") from None
+
+    def persistent_load(self, pid):
+        raise pickle.UnpicklingError(f"unexpected persistent id {pid!r} in a torch file's header")
+
+
+class _Unpickler(_PlainUnpickler):
+    """The saved object: state dicts of tensors (their storages as persistent ids)."""
+
     GLOBALS = {
         ("collections", "OrderedDict"): OrderedDict,
         ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor_v2,
@@ -92,10 +112,7 @@ class _Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if module == "torch" and name in STORAGE_DTYPES:
             return StorageType(name)
-        try:
-            return self.GLOBALS[(module, name)]
-        except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a torch file") from None
+        return super().find_class(module, name)
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and pid and pid[0] == "storage"):
@@ -169,19 +186,27 @@ def read_legacy_state_dict(path) -> dict:
                 f"reads the legacy format (re-save with torch.save(..., _use_new_zipfile_serialization=False))")
         f.seek(0)
         try:
-            magic = pickle.load(f)
+            magic = _PlainUnpickler(f).load()
         except Exception as e:
             raise TorchFileError(f"{path} is not a legacy PyTorch file: {e}") from None
-        if magic != MAGIC_NUMBER:
+        if not isinstance(magic, int) or magic != MAGIC_NUMBER:
             raise TorchFileError(f"{path} is not a legacy PyTorch file (magic number {magic!r})")
-        version = pickle.load(f)
-        if version != PROTOCOL_VERSION:
-            raise TorchFileError(f"{path}: unsupported legacy protocol version {version}")
-        sys_info = pickle.load(f)
-        if not sys_info.get("little_endian", True):
-            raise TorchFileError(f"{path} was written on a big-endian machine; not supported")
-        obj = _Unpickler(f).load()
-        keys = [str(k) for k in pickle.load(f)]
+        try:
+            version = _PlainUnpickler(f).load()
+            if version != PROTOCOL_VERSION:
+                raise TorchFileError(f"{path}: unsupported legacy protocol version {version!r}")
+            sys_info = _PlainUnpickler(f).load()
+            if not isinstance(sys_info, dict):
+                raise TorchFileError(f"{path}: the system info is a {type(sys_info).__name__}, not a dict")
+            if not sys_info.get("little_endian", True):
+                raise TorchFileError(f"{path} was written on a big-endian machine; not supported")
+            obj = _Unpickler(f).load()
+            keys = _PlainUnpickler(f).load()
+        except pickle.UnpicklingError as e:
+            raise TorchFileError(f"{path}: {e}") from None
+        if not isinstance(keys, list):
+            raise TorchFileError(f"{path}: the storage keys are a {type(keys).__name__}, not a list")
+        keys = [str(k) for k in keys]
         refs: list = []
         _collect(obj, refs)
         types = {r.storage.key: r.storage.storage_type for r in refs}

@@ -177,3 +177,13 @@ def test_schema_rejects_unknown_keys_and_methods_instantiate():
     from benchmarks.explainers import make_explainer
     maps = make_explainer(cfg.method, None, None)(np.zeros((2, 8, 8, 3), "float32"), [0, 0], [0, 1])
     assert maps.shape == (2, 8, 8)
+
+
+def test_a_method_config_cannot_name_code_to_call(tmp_path):
+    """instantiate() calls whatever `_target_` names: only the explainer factory is taken."""
+    from benchmarks.explainers import make_explainer
+    marker = tmp_path / "ran"
+    cfg = {"_target_": "pathlib.Path.touch", "self": str(marker), "id": "evil"}
+    with pytest.raises(ValueError, match="_target_ must be benchmarks.explainers.build_explainer"):
+        make_explainer(cfg, model=None, layer=None)
+    assert not marker.exists()

@@ -134,8 +134,35 @@ def test_refuses_other_globals(tmp_path, fake_torch):
         for header in (MAGIC_NUMBER, PROTOCOL_VERSION, {"little_endian": True}):
             pickle.dump(header, f, protocol=2)
         pickle.dump({"x": print}, f, protocol=2)
-    with pytest.raises(pickle.UnpicklingError, match="refusing to load .*print"):
+    with pytest.raises(TorchFileError, match="refusing to load .*print"):
         read_legacy_state_dict(path)
+
+
+class _Payload:
+    """Unpickled, it calls open(marker, "w"): the marker file exists iff code ran."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+@pytest.mark.parametrize("where", ["magic", "version", "sys_info", "object", "keys"])
+def test_a_file_with_code_in_any_pickle_raises_without_running_it(tmp_path, where):
+    """Regression (issue 23): the header pickles and the key list were read with plain
+    pickle.load, so a file could run code before it was refused."""
+    marker = tmp_path / "ran"
+    parts = {"magic": MAGIC_NUMBER, "version": PROTOCOL_VERSION, "sys_info": {"little_endian": True},
+             "object": OrderedDict(), "keys": []}
+    parts[where] = _Payload(marker)
+    path = tmp_path / "evil.pth"
+    with open(path, "wb") as f:
+        for value in parts.values():
+            pickle.dump(value, f, protocol=2)
+    with pytest.raises(TorchFileError, match="refusing to load io.open"):
+        read_legacy_state_dict(path)
+    assert not marker.exists()
 
 
 def test_efficientnet_lite0_file():

@@ -19,7 +19,7 @@ def load_model(path):
     if path.is_dir():
         return _saved_model_folder(path)
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)  # no Lambda code runs
     except Exception as e:  # noqa: BLE001 - Keras raises many kinds; the user needs its reason
         raise UsageError(f"Keras cannot load the model {path}: {_first_line(e)}. Save it with "
                          "model.save('model.keras'); custom layers need "

@@ -61,6 +61,8 @@ def check_inputs(program: graph.Program, inputs):
     if len(program.input_keys) == 1:
         if isinstance(inputs, dict):
             (inputs,) = _from_dict(program, inputs, names)
+        elif _one_batch_in_a_list(inputs, program.input_shapes[0]):  # [x], as Keras takes it
+            (inputs,) = inputs
         array = _as_float32(program, inputs, None)
         _require_finite(array)
         return array
@@ -191,6 +193,15 @@ def _as_float32(program: graph.Program, inputs, index: int | None) -> np.ndarray
     mismatch = array.ndim != len(expected) or any(
         e is not None and e != a for e, a in zip(expected[1:], array.shape[1:])
     )
+    if mismatch and array.ndim == len(expected) and all(
+            e is None or e == a for e, a in zip(expected[1:-1], array.shape[1:-1])):
+        what = f"model '{model}'" if index is None else f"input '{name}' of model '{model}'"
+        fix = (" Grey images: np.repeat(images, 3, axis=-1)." if array.shape[-1] == 1
+               and expected[-1] == 3 else "")
+        raise ValueError(
+            f"{what} expects {expected[-1]} channels (shape {expected}); got {array.shape[-1]} "
+            f"(shape {array.shape}).{fix}"
+        )
     if mismatch:
         if index is None:
             raise ValueError(
@@ -204,6 +215,12 @@ def _as_float32(program: graph.Program, inputs, index: int | None) -> np.ndarray
         raise ValueError("inputs are empty: nothing to explain.")
     with np.errstate(over="ignore"):  # values beyond float32 become inf: reported next
         return array.astype("float32", copy=False)
+
+
+def _one_batch_in_a_list(inputs, expected) -> bool:
+    """A list or tuple holding one batch (an array of the input's full rank)."""
+    return (isinstance(inputs, (list, tuple)) and len(inputs) == 1
+            and np.ndim(inputs[0]) == len(expected))
 
 
 def _require_finite(array: np.ndarray, name: str | None = None) -> None:

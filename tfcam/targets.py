@@ -39,6 +39,7 @@ class TargetSpec:
 def resolve(targets, n: int, program: Program) -> TargetSpec:
     """Check `targets` against a batch of `n` samples and the model's outputs."""
     if callable(targets):
+        _check_score_shape(targets, n, program)
         return TargetSpec(score_fn=targets)
     if len(program.output_keys) != 1:
         raise ValueError(
@@ -54,6 +55,31 @@ def resolve(targets, n: int, program: Program) -> TargetSpec:
             "segmentation logits)."
         )
     return TargetSpec(indices=class_indices(targets, n, logit_shape[-1], program.model.name))
+
+
+def _check_score_shape(score_fn, n: int, program: Program) -> None:
+    """A callable target must give one score per sample: checked before any compiled call,
+    on symbolic outputs (no computation) or else on zeros, so that a wrong shape is one clear
+    error, not a backend's trace. A callable that runs on neither is checked when it runs
+    (`scores_and_targets`)."""
+    import keras
+
+    shapes = [(n, *program.shape_of(k)[1:]) for k in program.output_keys]
+    shape = None
+    for make in (lambda s: keras.KerasTensor(s, dtype="float32"),
+                 lambda s: np.zeros(s, "float32")):
+        outputs = [make(s) for s in shapes]
+        try:
+            shape = tuple(score_fn(outputs[0] if len(outputs) == 1 else outputs).shape)
+            break
+        except Exception:  # noqa: BLE001, S112 - the next way, or the traced check
+            continue
+    if shape is not None and shape != (n,):
+        raise ValueError(
+            f"targets=callable must return one score per sample, shape ({n},) for these {n} "
+            f"inputs, from the model's outputs {shapes}; it "
+            f"returned shape {shape}. E.g. targets=lambda outputs: outputs[:, 3] for class 3."
+        )
 
 
 def class_indices(targets, n: int, num_classes: int, model_name: str) -> np.ndarray:

@@ -80,10 +80,21 @@ def test_large_training_sets_are_not_written_to_the_cache(tmp_path, monkeypatch)
     assert not (tmp_path / "data").exists()
 
 
+# How far a retrained model's validation accuracy may be from the shipped one. Op
+# determinism holds per machine, not across CPUs: seed 0 of the recipe gives resnet_small
+# 0.850 on this project's 2-core x86-64 machine, 0.830 on an AMD EPYC, 0.867 where it was
+# shipped, so another machine is another draw from the recipe's spread over seeds. Measured
+# 2026-12-06 here (TensorFlow, 300 validation images, seeds 0-4): resnet_small 0.817-0.897
+# (sd 0.033), vgg_small 0.897-0.927 (sd 0.013); the farthest seed is 0.050 from the shipped
+# accuracy for both. The tolerance covers every seed with 0.03 to spare; a broken recipe
+# (chance is 0.2) is far outside it.
+ACCURACY_TOLERANCE = 0.08
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", shipped.DEFAULT_MODELS)
 def test_the_recipe_reproduces_the_shipped_accuracy(name, tmp_path):
     # Minutes per model: run with `bash scripts/test.sh -m slow`.
     _, accuracy = shipped.train_for_shipping(name, tmp_path)
     info = json.loads((train.SHIPPED / shipped.folder_name(name) / "info.json").read_text())
-    assert abs(accuracy - info["accuracy"]) <= 0.02, (accuracy, info["accuracy"])
+    assert abs(accuracy - info["accuracy"]) <= ACCURACY_TOLERANCE, (accuracy, info["accuracy"])

@@ -101,3 +101,28 @@ def test_integral_float_targets_are_class_indices(model):
 def test_fractional_targets_are_an_error(model, targets):
     with pytest.raises(ValueError, match=r"is not a whole number.*int class index"):
         tfcam.explain(model, nets.images(), "grad_cam", targets=targets)
+
+
+# ------------------------------------------------------------------ issue 23's gaps
+@pytest.mark.parametrize("score, shape", [
+    (lambda probs: probs, r"\(2, 3\)"), (lambda probs: probs[:, :2], r"\(2, 2\)"),
+    (lambda probs: probs.sum(), r"\(\)"),
+])
+def test_a_callable_target_of_the_wrong_shape_says_what_came_back(model, score, shape):
+    with pytest.raises(ValueError, match=r"^targets=callable must return one score per sample, "
+                                         rf"shape \(2,\).*returned shape {shape}") as error:
+        tfcam.explain(model, nets.images(n=2), "grad_cam", targets=score)
+    assert "in user code" not in str(error.value)
+
+
+def test_a_channel_mismatch_names_the_channels(model):
+    with pytest.raises(ValueError, match=r"expects 3 channels .*got 1 .*np\.repeat"):
+        tfcam.explain(model, nets.images(n=2)[..., :1], "grad_cam")
+
+
+def test_a_list_of_one_batch_is_that_batch(model):
+    """Keras takes model([x]) for a single-input model; so does tfcam."""
+    x = nets.images(n=2)
+    listed = tfcam.explain(model, [x], "grad_cam")
+    np.testing.assert_array_equal(listed.maps, tfcam.explain(model, x, "grad_cam").maps)
+    assert listed.maps.shape == x.shape[:3]

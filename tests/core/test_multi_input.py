@@ -304,7 +304,10 @@ def test_different_batch_sizes(model):
 def test_wrong_shape_names_the_input(model):
     x = two_images_inputs()
     with pytest.raises(ValueError, match=r"input 'right' of model .* expects shape "
-                                         r"\(None, 6, 6, 2\); got \(3, 6, 6, 3\)"):
+                                         r"\(None, 6, 6, 2\); got \(3, 5, 6, 2\)"):
+        tfcam.explain(model, [x[0], np.zeros((3, 5, 6, 2), "float32")], "grad_cam")
+    with pytest.raises(ValueError, match=r"input 'right' of model .* expects 2 channels "
+                                         r"\(shape \(None, 6, 6, 2\)\); got 3"):
         tfcam.explain(model, [x[0], np.zeros((3, 6, 6, 3), "float32")], "grad_cam")
     with pytest.raises(ValueError, match=r"input 'left' .* got one sample of shape \(8, 8, 3\)"):
         tfcam.explain(model, [x[0][0], x[1]], "grad_cam")

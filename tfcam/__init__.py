@@ -23,7 +23,7 @@ from tfcam.cam.layercam import LayerCAM
 from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
-from tfcam.explain import explain, methods
+from tfcam.api import explain, methods
 from tfcam.explanation import Explanation
 from tfcam.layer_lookup import explainable_layers
 from tfcam.lrp import LRP, relevance_at

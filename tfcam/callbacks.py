@@ -28,7 +28,8 @@ import keras
 import numpy as np
 
 from tfcam import backend
-from tfcam.callback_checks import (
+from tfcam.renamed import renamed
+from tfcam.callback_arguments import (
     checked_every,
     checked_images,
     checked_methods,
@@ -38,7 +39,7 @@ from tfcam.callback_checks import (
     options_per_method,
     require_image_maps,
 )
-from tfcam.explain import method_class
+from tfcam.api import method_class
 
 # The folder under log_dir that holds everything the logger writes.
 SUBFOLDER = "explanations"
@@ -118,12 +119,13 @@ class ExplanationLogger(keras.callbacks.Callback):
     and models whose maps are not images (sequences, volumes) are not supported.
     """
 
-    def __init__(self, images, method="grad_cam", layer=None, targets=None, every: int = 1,
+    @renamed(images="inputs")
+    def __init__(self, inputs, method="grad_cam", layer=None, targets=None, every: int = 1,
                  log_dir=None, png: bool = True, tensorboard: bool | None = None,
                  alpha: float = 0.45, cmap: str = "jet", before_training: bool = True,
                  batch_size: int = 32, **options):
         super().__init__()
-        self.images = checked_images(images)
+        self.images = checked_images(inputs)
         self.methods = checked_methods(method)
         self.options = options_per_method(self.methods, options)
         self.layer = layer

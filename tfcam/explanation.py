@@ -20,6 +20,12 @@ class Explanation:
     maps: (N, H, W) float32 in [0, 1], at input resolution.
     raw: (N, h, w) float32 at the explained layer's resolution (input resolution for
         input-space methods), before resizing and normalization.
+    signed: (N, h, w) float32, the same place as raw: the method's map with its sign,
+        before any ReLU or absolute value (what a signed comparison of maps reads, e.g.
+        the sanity checks' signed Spearman): for the CAMs sum_k w_k A^k (Layer-CAM
+        sum_k ReLU(g^k) A^k, Eigen-CAM the centred activations' projection), for the
+        input-space methods the channel sum of their attributions, for Relevance-CAM and
+        occlusion raw before any ReLU.
     targets: (N,) int class explained per sample (None for a callable target).
     scores: (N,) float32 score explained (logit of the target class, or the callable's value).
     method: the method's canonical id (`tfcam.methods()`); layer: path of the explained layer (None for input-space methods).
@@ -51,6 +57,7 @@ class Explanation:
 
     maps: np.ndarray | list
     raw: np.ndarray | list
+    signed: np.ndarray | list
     targets: np.ndarray | None
     scores: np.ndarray
     method: str

@@ -25,10 +25,18 @@ def method_options(cls) -> list[str]:
     return names
 
 
+def renamed_options(cls) -> dict[str, str]:
+    """{old name: new name} of the options renamed on `cls` (`tfcam.renamed`)."""
+    old = {}
+    for klass in reversed(cls.__mro__):
+        old.update(getattr(klass.__dict__.get("__init__"), "renamed", {}))
+    return old
+
+
 def check_options(cls, options) -> None:
     """A TypeError naming unknown options, the method's options and close matches."""
     known = method_options(cls)
-    unknown = [name for name in options if name not in known]
+    unknown = [name for name in options if name not in known and name not in renamed_options(cls)]
     if not unknown:
         return
     own = [name for name in known if name not in EXPLAIN_PARAMETERS]

@@ -71,3 +71,15 @@ def auto_chunk_size(program, input_shape, budget_bytes: int, largest: int = 256)
     per_input = 4 * (input_elements + 3 * int(biggest))
     fitting = max(1, budget_bytes // per_input)
     return int(min(largest, 2 ** int(np.log2(fitting))))
+
+
+def gradient_chunk_size(program, input_shape, budget_bytes: int, largest: int = 256) -> int:
+    """How many model inputs one forward and backward pass may take within `budget_bytes`:
+    the backward pass keeps every layer's output of the forward (float32). Powers of two,
+    from 1 to `largest` (Integrated Gradients' path points, SmoothGrad's noisy copies)."""
+    input_elements = int(np.prod(input_shape[1:]))
+    kept = sum(int(np.prod(shape[1:])) for step in program.steps for shape in step.output_shapes
+               if all(d is not None for d in shape[1:])) or input_elements * 64
+    per_input = 4 * (2 * input_elements + kept)
+    fitting = max(1, budget_bytes // per_input)
+    return int(min(largest, 2 ** int(np.log2(fitting))))

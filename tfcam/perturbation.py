@@ -3,7 +3,7 @@
 One forward pass per batch -> the model on perturbed (image, item) pairs, `chunk_size`
 pairs per call (see `tfcam.pairs`) -> the pair scores combined into a map. A method writes
 four hooks; this base compiles each stage once ("forward", `pair_name`, "combine") and runs
-the loop. Each hook gets the call's state first (`tfcam.explainer.Call`: the targets' kind,
+the loop. Each hook gets the call's state first (`tfcam.method_base.Call`: the targets' kind,
 the sizes maps are resized to):
 
 * `forward(call, images, indices)` (traced): a dict with at least `scores` and `targets`,
@@ -27,7 +27,9 @@ import dataclasses
 
 import numpy as np
 
-from tfcam.explainer import Explainer, to_numpy
+from tfcam import backend
+from tfcam.method_base import Call, Explainer, to_numpy
+from tfcam.pairs import auto_chunk_size, pair_chunks, scatter
 from tfcam.inputs import batch_shape
 
 
@@ -71,6 +73,26 @@ class PerturbationMethod(Explainer):
         return (None,)
 
     # ------------------------------------------------------------------ the loop
+    def evaluate_pairs(self, call: Call, name: str, fn, keep: np.ndarray, indices: np.ndarray,
+                       batch_shape, *args) -> np.ndarray:
+        """(N, K) values of `fn(call, *args, image_idx, item_idx, targets)` for the kept
+        pairs.
+
+        The pairs run in compiled chunks (see `tfcam.pairs`); results stay on the device
+        until all chunks are dispatched, so an accelerator is never idle between chunks.
+        """
+        run_chunk = self.compiled(call, name, fn)
+        chunk = self.chunk_for(batch_shape)
+        values = [run_chunk(*args, img, item, tgt)[:count]
+                  for img, item, tgt, count in pair_chunks(keep, indices, chunk)]
+        return scatter(keep, [np.asarray(v) for v in values])
+
+    def chunk_for(self, batch_shape) -> int:
+        """Perturbed inputs per model call: `chunk_size` if set, else sized to the device."""
+        if self.chunk_size:
+            return int(self.chunk_size)
+        return auto_chunk_size(self.program, batch_shape, backend.memory_budget())
+
     def explain_batch(self, call, images, indices):
         forward = self.compiled(call, "forward", self.forward)(images, indices)
         resolved = np.asarray(forward["targets"])

@@ -3,7 +3,7 @@ import collections
 
 import pytest
 
-from tfcam import explainer as explainer_module
+from tfcam import method_base
 
 
 @pytest.fixture
@@ -11,7 +11,7 @@ def traces(monkeypatch):
     """How often each compiled function's Python body ran: once per trace (tf.function and
     jax.jit run it only when they trace), never on a call that reuses a trace."""
     counts = collections.Counter()
-    compile_function = explainer_module.backend.compile_function
+    compile_function = method_base.backend.compile_function
 
     def counting(fn, variables):
         name = getattr(fn, "func", fn).__qualname__  # explainers compile partials
@@ -21,5 +21,5 @@ def traces(monkeypatch):
             return fn(*args)
         return compile_function(traced, variables)
 
-    monkeypatch.setattr(explainer_module.backend, "compile_function", counting)
+    monkeypatch.setattr(method_base.backend, "compile_function", counting)
     return counts

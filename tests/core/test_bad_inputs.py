@@ -73,7 +73,7 @@ def test_misspelled_explain_parameter_is_suggested(model):
 
 @pytest.mark.parametrize("cls, option, options", [
     (tfcam.ScoreCAM, "chunk", r"\['max_channels', 'channel_ranking', 'fill', 'chunk_size'\]"),
-    (tfcam.IntegratedGradients, "step", r"\['steps', 'baseline', 'rule'\]"),
+    (tfcam.IntegratedGradients, "step", r"\['steps', 'baseline', 'rule', 'chunk_size'\]"),
     (tfcam.RelevanceCAM, "composit", r"\['composite', 'start', 'relu'\]"),
     (tfcam.Deconvnet, "bad_option", "no options of its own"),
 ])

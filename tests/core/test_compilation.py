@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tfcam
-from tfcam.explain import method_class
+from tfcam.api import method_class
 from tests.core import nets
 
 OPTIONS = {"smooth_grad": {"samples": 2}, "integrated_gradients": {"steps": 3},

@@ -155,10 +155,10 @@ def occlusion_reference(model, x, fill, target, patch, stride):
 
 
 @pytest.mark.parametrize("fill", ["mean", "blur", IMAGENET_MEAN])
-def test_occlusion_baseline_matches_numpy(fill):
+def test_occlusion_fill_matches_numpy(fill):
     model = nets.linear(size=6, channels=3)
     x = nets.images(n=2, size=6)
-    ex = tfcam.explain(model, x, "occlusion", targets=1, patch=2, stride=2, baseline=fill)
+    ex = tfcam.explain(model, x, "occlusion", targets=1, patch=2, stride=2, fill=fill)
     np.testing.assert_allclose(ex.raw, occlusion_reference(model, x, fill, 1, 2, 2),
                                rtol=1e-4, atol=1e-5)
 
@@ -167,16 +167,29 @@ def test_occlusion_default_is_black_bit_for_bit():
     model = nets.linear(size=6, channels=3)
     x = nets.images(n=2, size=6)
     runs = [tfcam.explain(model, x, "occlusion", targets=1, patch=2, **kw)
-            for kw in ({}, {"baseline": "black"}, {"baseline": 0.0})]
+            for kw in ({}, {"fill": "black"}, {"fill": 0.0})]
     for other in runs[1:]:
         assert np.array_equal(runs[0].raw, other.raw)
     np.testing.assert_allclose(runs[0].raw, occlusion_reference(model, x, "black", 1, 2, 1),
                                rtol=1e-4, atol=1e-5)
 
 
-def test_occlusion_unknown_baseline_names_the_choices():
-    with pytest.raises(ValueError, match=r"baseline must be one of \['black', 'mean', 'blur'\]"):
-        tfcam.Occlusion(nets.linear(), baseline="noise")
+def test_occlusion_unknown_fill_names_the_choices():
+    with pytest.raises(ValueError, match=r"fill must be one of \['black', 'mean', 'blur'\]"):
+        tfcam.Occlusion(nets.linear(), fill="noise")
+
+
+def test_occlusion_baseline_is_the_old_name_of_fill():
+    """Issue 24: one word, `fill`, for what masked pixels become; `baseline=` still works for
+    one release, with a DeprecationWarning, and gives the same maps."""
+    model = nets.linear()
+    x = nets.images(n=1, size=5, channels=2)
+    with pytest.warns(DeprecationWarning, match=r"baseline= is now called fill="):
+        old = tfcam.explain(model, x, "occlusion", targets=1, patch=2, baseline=0.5)
+    new = tfcam.explain(model, x, "occlusion", targets=1, patch=2, fill=0.5)
+    np.testing.assert_array_equal(old.raw, new.raw)
+    with pytest.raises(TypeError, match="pass fill= only"):
+        tfcam.Occlusion(model, fill=0.5, baseline=0.5)
 
 
 def test_occlusion_fills_each_input_with_its_own_mean():
@@ -185,7 +198,7 @@ def test_occlusion_fills_each_input_with_its_own_mean():
 
     model, head = linear_two()
     x = linear_inputs()
-    ex = tfcam.explain(model, x, "occlusion", targets=1, patch=2, stride=2, baseline="mean",
+    ex = tfcam.explain(model, x, "occlusion", targets=1, patch=2, stride=2, fill="mean",
                        input="a")
     w = kernel_rows(head, 1)[0]  # (4, 4, 2): input a's rows of the kernel
     masks = spatial_patch_masks((4, 4), 2, 2)
@@ -194,4 +207,4 @@ def test_occlusion_fills_each_input_with_its_own_mean():
     expected = np.einsum("np,phw->nhw", drops, masks) / np.maximum(masks.sum(0), 1)
     np.testing.assert_allclose(ex.raw, expected, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="needs inputs with spatial axes.*input="):
-        tfcam.explain(model, x, "occlusion", targets=1, patch=2, baseline="mean")
+        tfcam.explain(model, x, "occlusion", targets=1, patch=2, fill="mean")

@@ -77,7 +77,7 @@ def test_models_trained_with_the_callback_are_collected(tmp_path):
 
 
 def test_cached_explainers_are_bounded_per_model():
-    front = importlib.import_module("tfcam.explain")  # the module (tfcam.explain is the function)
+    front = importlib.import_module("tfcam.api")
 
     model = small_model()
     for batch_size in range(1, 40):

@@ -52,9 +52,11 @@ def test_gradcam_formula():
     model, x, a, g = _flatten_dense_reference(2)
     weights = g.mean(axis=(1, 2))
     ex = tfcam.explain(model, x, "grad_cam", targets=2)
+    signed = np.einsum("nk,nhwk->nhw", weights, a)
+    assert np.abs(signed).max() > 1e-3  # (class 2's map is all negative: raw is all 0)
     np.testing.assert_allclose(ex.channel_weights, weights, rtol=1e-5)
-    np.testing.assert_allclose(ex.raw, np.maximum(np.einsum("nk,nhwk->nhw", weights, a), 0),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ex.signed, signed, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ex.raw, np.maximum(signed, 0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(ex.maps, _normalized_map(ex.raw), atol=1e-5)
 
 

@@ -11,7 +11,7 @@ from keras import layers, ops
 
 import tfcam
 from tests.core import nets
-from tfcam.explain import method_class
+from tfcam.api import method_class
 
 CAM_METHODS = ["grad_cam", "grad_cam_pp", "xgrad_cam", "layer_cam", "score_cam", "ablation_cam",
                "relevance_cam", "guided_grad_cam", "eigen_cam"]

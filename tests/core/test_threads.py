@@ -1,6 +1,6 @@
 """One explainer, several threads: each call's targets and sizes are its own (issue 23).
 
-A call's state (`tfcam.explainer.Call`) is made per call and passed to the traced code,
+A call's state (`tfcam.method_base.Call`) is made per call and passed to the traced code,
 never kept on the explainer, so threads sharing an explainer (or `tfcam.explain`'s cache)
 get the maps a sequential call gets.
 """

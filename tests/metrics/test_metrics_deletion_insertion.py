@@ -29,7 +29,7 @@ def test_deletion_hand_computed(mean2):
 
 
 def test_insertion_hand_computed(mean2):
-    r = metrics.insertion(mean2, X4, X4[..., 0], targets=0, steps=4, baseline=0.0, apply_softmax=False)
+    r = metrics.insertion(mean2, X4, X4[..., 0], targets=0, steps=4, fill=0.0, apply_softmax=False)
     np.testing.assert_allclose(r.curves[0], [0.0, 0.25, 0.4375, 0.5625, 0.625], atol=1e-6)
     assert r.values[0] == pytest.approx(0.390625, abs=1e-6)
     assert r.higher_is_better
@@ -101,7 +101,7 @@ def test_matches_loop_reference(steps, batch_size, seed):
     x = rng.random((3, 4, 4, 1)).astype(np.float32)
     maps = rng.integers(0, 4, (3, 4, 4)) / 3.0  # many ties
     d, i = metrics.deletion_insertion(
-        model, x, maps, steps=steps, insertion_baseline=0.5, batch_size=batch_size
+        model, x, maps, steps=steps, insertion_fill=0.5, batch_size=batch_size
     )
     pps = math.ceil(16 / steps)
     for n in range(3):
@@ -174,5 +174,17 @@ def test_errors(mean2):
         metrics.deletion(mean2, X4, np.zeros((1, 3, 3)))
     with pytest.raises(ValueError, match="NaN"):
         metrics.deletion(mean2, X4, np.full((1, 2, 2), np.nan))
-    with pytest.raises(ValueError, match="baseline"):
-        metrics.insertion(mean2, X4, np.zeros((1, 2, 2)), baseline="noise")
+    with pytest.raises(ValueError, match="insertion_fill"):
+        metrics.insertion(mean2, X4, np.zeros((1, 2, 2)), fill="noise")
+
+
+def test_old_keyword_names_still_work_with_a_warning(mean2):
+    """Issue 24: `fill` and `inputs` are the words now; the old keywords work for a release."""
+    maps = X4[..., 0]
+    new = metrics.deletion(mean2, X4, maps, targets=0, steps=4, fill=0.0, apply_softmax=False)
+    with pytest.warns(DeprecationWarning, match=r"baseline= is now called fill="):
+        old = metrics.deletion(mean2, X4, maps, targets=0, steps=4, baseline=0.0, apply_softmax=False)
+    np.testing.assert_array_equal(old.values, new.values)
+    with pytest.warns(DeprecationWarning, match=r"images= is now called inputs="):
+        old = metrics.deletion(mean2, images=X4, maps=maps, targets=0, steps=4, apply_softmax=False)
+    np.testing.assert_array_equal(old.values, new.values)

@@ -200,19 +200,19 @@ def test_default_fill_is_black_bit_for_bit(model):
 def test_unknown_fill_names_the_choices(model):
     with pytest.raises(ValueError, match=r"fill must be one of \['black', 'mean', 'blur'\]"):
         metrics.average_drop(model, X, np.zeros((1, 4, 4)), fill="grey")
-    with pytest.raises(ValueError, match=r"baseline must be one of \['black', 'mean', 'blur'\]"):
-        metrics.deletion(model, X, np.zeros((1, 4, 4)), baseline="grey")
+    with pytest.raises(ValueError, match=r"deletion_fill must be one of \['black', 'mean', 'blur'\]"):
+        metrics.deletion(model, X, np.zeros((1, 4, 4)), fill="grey")
 
 
 def test_deletion_to_each_images_mean_colour():
-    """Deletion's baseline "mean": removed pixels take the image's mean (RISE deletes to 0
+    """Deletion's fill "mean": removed pixels take the image's mean (RISE deletes to 0
     in the normalized tensor, the data set's mean colour)."""
     score = mean_model([[1.0, 0.0]], [0.0, 0.0])  # the explained score is the mean pixel
-    r = metrics.deletion(score, X, X[..., 0].copy(), targets=0, steps=4, baseline="mean",
+    r = metrics.deletion(score, X, X[..., 0].copy(), targets=0, steps=4, fill="mean",
                          apply_softmax=False)
     values = np.sort(X.ravel())[::-1]  # brightest first, 4 pixels per step
     expected = [(X.sum() - values[:k].sum() + k * 0.5) / 16 for k in range(0, 17, 4)]
     np.testing.assert_allclose(r.curves[0], expected, atol=1e-6)
     black = metrics.deletion(score, X, X[..., 0].copy(), targets=0, steps=4, apply_softmax=False)
     assert np.array_equal(black.curves, metrics.deletion(
-        score, X, X[..., 0].copy(), targets=0, steps=4, baseline="black", apply_softmax=False).curves)
+        score, X, X[..., 0].copy(), targets=0, steps=4, fill="black", apply_softmax=False).curves)

@@ -60,10 +60,10 @@ def test_independent_first_step_equals_cascading(trained, data):
     a = cas[cas.step == 1]["value"].to_numpy()
     b = ind[ind.step == 1]["value"].to_numpy()
     np.testing.assert_allclose(a, b, atol=1e-6)  # same layer, same draw
-    sub = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", layers=["conv1"], **kw)
+    sub = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", randomized_layers=["conv1"], **kw)
     assert list(sub["layer"].unique()) == ["conv1"]
     with pytest.raises(ValueError, match="not a layer"):
-        metrics.randomization_test(trained, x[:1], gradcam_maps, layers=["gap"])
+        metrics.randomization_test(trained, x[:1], gradcam_maps, randomized_layers=["gap"])
 
 
 def _custom_model():

@@ -10,7 +10,7 @@ from keras import ops
 
 from tfcam import backend, targets
 from tfcam._maps import channel_max_abs, channel_sum, minmax
-from tfcam.explainer import Explainer, InputSpaceMethod
+from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each, feeds
 from tfcam.registry import register
 
@@ -40,8 +40,8 @@ class Saliency(InputSpaceMethod):
     def traced(self, call, images, indices):
         grads, scores, resolved = input_gradients(self, call.spec, images, indices)
         raw = each(channel_max_abs, grads)
-        return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
-                    attributions=grads)
+        return dict(maps=each(minmax, raw), raw=raw, signed=each(channel_sum, grads),
+                    scores=scores, targets=resolved, attributions=grads)
 
 
 @register("input_x_gradient")
@@ -52,5 +52,5 @@ class InputXGradient(InputSpaceMethod):
         grads, scores, resolved = input_gradients(self, call.spec, images, indices)
         attributions = each(lambda x, g: x * g, images, grads)
         raw = each(channel_sum, attributions)
-        return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, scores=scores,
-                    targets=resolved, attributions=attributions)
+        return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, signed=raw,
+                    scores=scores, targets=resolved, attributions=attributions)

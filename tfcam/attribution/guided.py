@@ -25,9 +25,9 @@ from __future__ import annotations
 
 from keras import ops
 
-from tfcam._maps import channel_max_abs, minmax, spatial_axes
+from tfcam._maps import channel_max_abs, channel_sum, minmax, spatial_axes
 from tfcam.cam.base import activations_and_gradients, weighted_sum
-from tfcam.explainer import Explainer, InputSpaceMethod
+from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import rules
 from tfcam.lrp.composites import Composite
@@ -59,8 +59,8 @@ class GuidedBackprop(_GradientWalker, InputSpaceMethod):
     def traced(self, call, images, indices):
         _, grads, scores, resolved = self.relevance_pass(call.spec, images, indices)
         raw = each(channel_max_abs, grads)
-        return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
-                    attributions=grads)
+        return dict(maps=each(minmax, raw), raw=raw, signed=each(channel_sum, grads),
+                    scores=scores, targets=resolved, attributions=grads)
 
 
 @register("deconvnet")
@@ -83,5 +83,6 @@ class GuidedGradCAM(_GradientWalker, Explainer):
         cam = call.to_inputs(ops.relu(weighted_sum(weights, a)))
         attributions = each(lambda guided, cam: guided * cam[..., None], guided, cam)
         raw = each(channel_max_abs, attributions)
-        return dict(maps=each(minmax, raw), raw=raw, scores=scores, targets=resolved,
-                    channel_weights=weights, attributions=attributions)
+        return dict(maps=each(minmax, raw), raw=raw, signed=each(channel_sum, attributions),
+                    scores=scores, targets=resolved, channel_weights=weights,
+                    attributions=attributions)

@@ -3,7 +3,8 @@
 attributions = (x - x') * integral_0^1 dS/dx(x' + a (x - x')) da, the integral by the
 trapezoid rule ("riemann_trapezoid") or Gauss-Legendre nodes ("gausslegendre"). Completeness:
 attributions sum to about S(x) - S(x'). All path points of a batch run in one model call;
-`batch_size` counts model inputs, so images per call are `batch_size // steps` (at least one).
+`batch_size` counts images; a call runs at most `chunk_size` model inputs (path points), so
+it may explain fewer images (`tfcam.attribution.copies`).
 
 A model with several inputs: the path runs from the baselines of all inputs to the inputs
 together, and each input gets its attributions. `baseline` is then one value for every
@@ -17,7 +18,7 @@ from keras import ops
 
 from tfcam._maps import channel_sum, minmax
 from tfcam.attribution.gradients import input_gradients
-from tfcam.explainer import InputSpaceMethod
+from tfcam.attribution.copies import InputCopiesMethod
 from tfcam.inputs import each, num_samples
 from tfcam.registry import register
 
@@ -45,10 +46,8 @@ def path_points(steps: int, rule: str):
 
 
 @register("integrated_gradients")
-class IntegratedGradients(InputSpaceMethod):
+class IntegratedGradients(InputCopiesMethod):
     """Integrated Gradients (Sundararajan et al., 2017): (x - x') times the gradient averaged from baseline x' to x."""
-
-    expands_inputs = True  # the path points explain the images' top-1 class
 
     def __init__(self, model, layer=None, *, steps: int = 32, baseline=0.0,
                  rule: str = "gausslegendre", **kwargs):
@@ -57,9 +56,8 @@ class IntegratedGradients(InputSpaceMethod):
         if alphas[-1] != 1.0:  # one extra point at the input itself, for its score
             alphas, weights = np.append(alphas, 1.0), np.append(weights, 0.0)
         self.alphas, self.weights = alphas.astype("float32"), weights.astype("float32")
-        self.steps = len(alphas)
+        self.steps = self.copies = len(alphas)
         self.baseline = baseline
-        self.batch_size = max(1, self.batch_size // self.steps)
 
     def _baselines(self, images):
         if not isinstance(images, tuple):
@@ -103,7 +101,7 @@ class IntegratedGradients(InputSpaceMethod):
             self, call.spec, each(path_of, images, baselines), repeated)
         attributions = each(attribution, images, baselines, grads)
         raw = each(channel_sum, attributions)
-        return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw,
+        return dict(maps=each(lambda r: minmax(ops.abs(r)), raw), raw=raw, signed=raw,
                     scores=ops.reshape(scores, (n, steps))[:, -1],
                     targets=resolved[::steps], attributions=attributions)
 

@@ -1,10 +1,11 @@
-"""Occlusion (Zeiler & Fergus, 2014): the score drop when a patch is replaced by a baseline.
+"""Occlusion (Zeiler & Fergus, 2014): the score drop when a patch is filled in.
 
-`baseline` is what an occluded patch becomes (`tfcam.fill`): 0 (the default, "black"),
+`fill` is what an occluded patch becomes (`tfcam.fill`): 0 (the default, "black"),
 "mean" (each image's mean colour, per channel), "blur" (a Gaussian-blurred copy), a number
 or one number per channel. Zeiler & Fergus occlude with a grey square; codes that occlude
 the *normalized* tensor with 0 fill with the data set's mean colour
-(`baseline=[0.485, 0.456, 0.406]` on ImageNet images in [0, 1]).
+(`fill=[0.485, 0.456, 0.406]` on ImageNet images in [0, 1]). `baseline=` is its old
+name (deprecated).
 
 raw[pixel] = mean over the patches covering the pixel of (S(x) - S(x with patch occluded));
 pixels no patch covers get 0. maps = minmax(ReLU(raw)): where occluding lowers the score.
@@ -12,7 +13,7 @@ All occluded copies of a batch are evaluated `chunk_size` at a time. Patches are
 a sequence, squares of an image and cubes of a volume: `patch` long on every spatial axis.
 
 An input without spatial axes, (N, F) features, is occluded one feature at a time (set to
-the baseline): its raw map is (N, F), each feature's score drop; `patch` and `stride` apply
+the fill): its raw map is (N, F), each feature's score drop; `patch` and `stride` apply
 to spatial inputs only. A model with several inputs has each input occluded in turn, the
 others left as they are: one map per input (`input=` occludes that input only).
 """
@@ -26,11 +27,12 @@ from keras import ops
 
 from tfcam import targets
 from tfcam._maps import minmax, spatial_letters
-from tfcam.explainer import InputSpaceMethod
+from tfcam.method_base import InputSpaceMethod
 from tfcam.fill import blend, check_fill, fill_values
 from tfcam.inputs import each, feeds
 from tfcam.perturbation import Pairs, PerturbationMethod
 from tfcam.registry import register
+from tfcam.renamed import renamed
 
 
 def spatial_patch_masks(shape, patch: int, stride: int) -> np.ndarray:
@@ -53,11 +55,12 @@ def spatial_patch_masks(shape, patch: int, stride: int) -> np.ndarray:
 class Occlusion(PerturbationMethod, InputSpaceMethod):
     pair_name = "occluded"
 
+    @renamed(baseline="fill")
     def __init__(self, model, layer=None, *, patch: int | None = None, stride: int | None = None,
-                 baseline=0.0, chunk_size: int | None = None, **kwargs):
-        check_fill(baseline, "baseline")  # an unknown fill fails here, before any model call
+                 fill=0.0, chunk_size: int | None = None, **kwargs):
+        check_fill(fill)  # an unknown fill fails here, before any model call
         super().__init__(model, None, chunk_size=chunk_size, **kwargs)
-        self.patch, self.stride, self.baseline = patch, stride, baseline
+        self.patch, self.stride, self.fill = patch, stride, fill
 
     def _masks(self, shape, name=None):
         patch = self.patch or max(1, min(shape) // 8)
@@ -96,7 +99,7 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
         keep = np.ones((len(x), masks.shape[0]), dtype=bool)
         # The fill of each image, computed on the host, goes to the device once (none for
         # black: the patch is multiplied out).
-        filler = fill_values(self.baseline, np.asarray(x), name="baseline")
+        filler = fill_values(self.fill, np.asarray(x))
         fills = () if filler is None else (ops.convert_to_tensor(filler),)
         return Pairs(keep, (each(ops.convert_to_tensor, images), masks, *fills), (masks,))
 
@@ -125,7 +128,7 @@ class Occlusion(PerturbationMethod, InputSpaceMethod):
         drops = forward["scores"][:, None] - occluded_scores
         coverage = ops.maximum(ops.sum(masks, axis=0), 1.0)
         raw = ops.einsum(f"np,p{pixels}->n{pixels}", drops, masks) / coverage
-        return {"maps": minmax(ops.relu(raw)), "raw": raw}
+        return {"maps": minmax(ops.relu(raw)), "raw": raw, "signed": raw}
 
 
 def _size_text(shape) -> str:

@@ -1,8 +1,8 @@
 """SmoothGrad (Smilkov et al., 2017): the gradient averaged over noisy copies of the input.
 
 sigma = noise_level * (max - min of each image). The noise is drawn on the device and all
-noisy copies of a batch go through the model in one call; the explainer's `batch_size`
-counts model inputs, so images per call are `batch_size // samples` (at least one).
+noisy copies of a batch go through the model in one call; `batch_size` counts images, and
+a call runs at most `chunk_size` model inputs (`tfcam.attribution.copies`).
 
 A model with several inputs gets noise on every input (sigma from each input's own range,
 independent draws) and a gradient map per input.
@@ -14,18 +14,16 @@ import numpy as np
 from keras import ops
 
 from tfcam import backend
-from tfcam._maps import channel_max_abs, minmax
+from tfcam._maps import channel_max_abs, channel_sum, minmax
 from tfcam.attribution.gradients import input_gradients
-from tfcam.explainer import InputSpaceMethod
+from tfcam.attribution.copies import InputCopiesMethod
 from tfcam.inputs import each, num_samples
 from tfcam.registry import register
 
 
 @register("smooth_grad", aliases=("smoothgrad",))
-class SmoothGrad(InputSpaceMethod):
+class SmoothGrad(InputCopiesMethod):
     """SmoothGrad (Smilkov et al., 2017): the gradient averaged over noisy copies of the input."""
-
-    expands_inputs = True  # the noisy copies explain the images' top-1 class
     def __init__(self, model, layer=None, *, samples: int = 25, noise_level: float = 0.15,
                  seed: int = 0, **kwargs):
         super().__init__(model, None, **kwargs)
@@ -33,8 +31,8 @@ class SmoothGrad(InputSpaceMethod):
             raise ValueError(
                 f"samples must be >= 1 and noise_level >= 0; got {samples}, {noise_level}"
             )
-        self.samples, self.noise_level = int(samples), float(noise_level)
-        self.batch_size = max(1, self.batch_size // self.samples)
+        self.samples = self.copies = int(samples)
+        self.noise_level = float(noise_level)
         self.seed = seed
 
     def batch_arguments(self, call, images):
@@ -66,5 +64,6 @@ class SmoothGrad(InputSpaceMethod):
                      grads)
         raw = each(channel_max_abs, grads)
         mean_scores = ops.mean(ops.reshape(scores, (n, samples)), axis=1)
-        return dict(maps=each(minmax, raw), raw=raw, scores=mean_scores,
+        return dict(maps=each(minmax, raw), raw=raw, signed=each(channel_sum, grads),
+                    scores=mean_scores,
                     targets=resolved[::samples], attributions=grads)

@@ -61,5 +61,7 @@ class AblationCAM(PerturbationMethod):
         return ((scores[:, None] - ablated) / safe).astype("float32")
 
     def combine(self, call, part, weights, forward):
-        raw = ops.relu(weighted_sum(weights, forward["head"][self.tap.key]))
-        return {"maps": call.to_inputs(raw), "raw": raw, "channel_weights": weights}
+        signed = weighted_sum(weights, forward["head"][self.tap.key])
+        raw = ops.relu(signed)
+        return {"maps": call.to_inputs(raw), "raw": raw, "signed": signed,
+                "channel_weights": weights}

@@ -16,7 +16,7 @@ from keras import ops
 
 from tfcam import backend, targets
 from tfcam._maps import spatial_letters
-from tfcam.explainer import Explainer
+from tfcam.method_base import Explainer
 from tfcam.inputs import feeds
 
 
@@ -78,8 +78,8 @@ class GradientCAM(Explainer):
         raise NotImplementedError
 
     def layer_map(self, activations, grads, weights):
-        raw = weighted_sum(weights, activations)
-        return ops.relu(raw) if self.relu else raw
+        """The signed map (N, *spatial), before the ReLU: sum_k w_k A^k by default."""
+        return weighted_sum(weights, activations)
 
     def traced(self, call, images, indices):
         if self.uses_gradients:
@@ -87,8 +87,10 @@ class GradientCAM(Explainer):
         else:
             (a, scores, resolved), g = layer_activations(self, call.spec, images, indices), None
         weights = self.channel_weights(a, g)
-        raw = self.layer_map(a, g, weights)
-        out = dict(maps=call.to_inputs(raw), raw=raw, scores=scores, targets=resolved)
+        signed = self.layer_map(a, g, weights)
+        raw = ops.relu(signed) if self.relu else signed
+        out = dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
+                   targets=resolved)
         if weights is not None:
             out["channel_weights"] = weights
         return out

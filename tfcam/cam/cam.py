@@ -17,7 +17,7 @@ from keras import ops
 
 from tfcam import targets
 from tfcam.cam.base import weighted_sum
-from tfcam.explainer import Explainer
+from tfcam.method_base import Explainer
 from tfcam.inputs import feeds
 from tfcam.registry import register
 
@@ -100,6 +100,7 @@ class CAM(Explainer):
         if offset is not None:  # the layer's rows among the concatenated features
             columns = columns[offset : offset + channels]
         weights = ops.transpose(columns)
-        raw = ops.relu(weighted_sum(weights, env[key]))
-        return dict(maps=call.to_inputs(raw), raw=raw, scores=scores,
+        signed = weighted_sum(weights, env[key])
+        raw = ops.relu(signed)
+        return dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
                     targets=resolved, channel_weights=weights)

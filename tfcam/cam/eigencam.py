@@ -41,7 +41,7 @@ class EigenCAM(GradientCAM):
         flat = _positions(activations)
         centred = flat - ops.mean(flat, axis=1, keepdims=True)
         projection = ops.einsum("npk,nk->np", centred, weights)
-        return ops.relu(ops.reshape(projection, (-1, *activations.shape[1:-1])))
+        return ops.reshape(projection, (-1, *activations.shape[1:-1]))  # ReLU: the base's
 
 
 def _positions(activations):

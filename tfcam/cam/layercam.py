@@ -12,4 +12,4 @@ class LayerCAM(GradientCAM):
         return None
 
     def layer_map(self, activations, grads, weights):
-        return ops.relu(ops.sum(ops.relu(grads) * activations, axis=-1))
+        return ops.sum(ops.relu(grads) * activations, axis=-1)  # the base applies the ReLU

@@ -20,7 +20,7 @@ from keras import ops
 
 from tfcam._maps import spatial_axes
 from tfcam.cam.base import weighted_sum
-from tfcam.explainer import Explainer
+from tfcam.method_base import Explainer
 from tfcam.lrp.methods import RelevanceWalker
 from tfcam.registry import register
 
@@ -39,8 +39,7 @@ class RelevanceCAM(RelevanceWalker, Explainer):
         env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices, key)
         relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
         weights = ops.sum(relevance, axis=spatial_axes(relevance))
-        raw = weighted_sum(weights, env[key])
-        if self.relu:
-            raw = ops.relu(raw)
-        return dict(maps=call.to_inputs(raw), raw=raw, scores=scores,
+        signed = weighted_sum(weights, env[key])
+        raw = ops.relu(signed) if self.relu else signed
+        return dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
                     targets=resolved, channel_weights=weights, relevance=relevance)

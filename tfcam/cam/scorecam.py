@@ -106,6 +106,7 @@ class ScoreCAM(PerturbationMethod):
         return targets.class_probabilities(program, env, spec, indices)
 
     def combine(self, call, part, weights, forward):
-        raw = weighted_sum(weights, forward["acts"])
-        return {"maps": call.to_inputs(raw, relu_after_upsample=True), "raw": ops.relu(raw),
+        signed = weighted_sum(weights, forward["acts"])
+        return {"maps": call.to_inputs(signed, relu_after_upsample=True),
+                "raw": ops.relu(signed), "signed": signed,
                 "channel_weights": weights}

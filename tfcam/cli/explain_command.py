@@ -34,7 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a method option (see `tfcam methods`), e.g. max_channels=32; "
                         "given to the methods that take it")
-    parser.add_argument("--batch-size", type=positive_int, default=16, help="images per model call (default 16)")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="images per model call (default 32)")
 
 
 def run(args, log=print) -> int:

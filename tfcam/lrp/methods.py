@@ -18,7 +18,7 @@ from __future__ import annotations
 from keras import ops
 
 from tfcam._maps import channel_sum, minmax
-from tfcam.explainer import Explainer, InputSpaceMethod
+from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import composites
 from tfcam.lrp.start import check_start, seeds
@@ -81,8 +81,9 @@ class LRP(RelevanceWalker, InputSpaceMethod):
     def traced(self, call, images, indices):
         _, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices)
         raw = each(channel_sum, relevance)
-        return dict(maps=each(lambda r: minmax(ops.relu(r)), raw), raw=raw, scores=scores,
-                    targets=resolved, attributions=relevance, relevance=relevance)
+        return dict(maps=each(lambda r: minmax(ops.relu(r)), raw), raw=raw, signed=raw,
+                    scores=scores, targets=resolved, attributions=relevance,
+                    relevance=relevance)
 
 
 class LayerRelevance(RelevanceWalker, Explainer):

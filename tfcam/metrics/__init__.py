@@ -35,9 +35,9 @@ Adding a metric is a one-file job. Write ``tfcam/metrics/my_metric.py``::
     from ._scoring import ClassScorer
     from .result import MetricResult
 
-    def my_metric(model, images, maps, targets=None, *, apply_softmax=None, batch_size=64):
+    def my_metric(model, inputs, maps, targets=None, *, apply_softmax=None, batch_size=32):
         # docstring: what it measures, its unit and range; higher or lower is better
-        x = as_images(images)                    # (N, H, W, C) float32, or a clear error
+        x = as_images(inputs)                    # (N, H, W, C) float32, or a clear error
         n, h, w = x.shape[:3]
         scorer = ClassScorer(model, x, targets, apply_softmax, batch_size)
         m = as_unit_maps(scorer.maps(maps), n, (h, w))  # maps, or an explain function's
@@ -53,13 +53,16 @@ arrays only. Then export the function below, add its name and direction to
 value computed by hand on a tiny model (``tests/metrics/metrics_helpers.py``).
 """
 
+from ._forward import forward as compiled_forward
+from ._forward import predict
 from ._ground_truth import boxes_to_masks
 from ._ranks import spearman
+from tfcam.fill import gaussian_blur  # the blur of the "blur" fill (RISE's substrate)
+
 from .deletion_insertion import (
     auc,
     deletion,
     deletion_insertion,
-    gaussian_blur,
     insertion,
 )
 from .faithfulness import average_drop, increase_in_confidence, win_percent
@@ -94,6 +97,7 @@ __all__ = [
     "average_drop",
     "box_accuracy",
     "boxes_to_masks",
+    "compiled_forward",
     "class_sensitivity",
     "deletion",
     "deletion_insertion",
@@ -109,6 +113,7 @@ __all__ = [
     "loc_delta_curve",
     "mask_iou",
     "pointing_game",
+    "predict",
     "randomization_test",
     "randomize_layer",
     "shattering",

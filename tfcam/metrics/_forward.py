@@ -45,7 +45,7 @@ def outputs_of(
     model,
     make_batch: Callable[[int, int], np.ndarray],
     total: int,
-    batch_size: int = 64,
+    batch_size: int = 32,
 ):
     """Model outputs for `total` inputs produced lazily in chunks.
 
@@ -73,6 +73,6 @@ def outputs_of(
     return concat(chunks)
 
 
-def predict(model, images: np.ndarray, batch_size: int = 64):
+def predict(model, inputs: np.ndarray, batch_size: int = 32):
     """Model outputs for (N, H, W, C) images, `batch_size` per call."""
-    return outputs_of(model, lambda a, b: images[a:b], images.shape[0], batch_size)
+    return outputs_of(model, lambda a, b: inputs[a:b], inputs.shape[0], batch_size)

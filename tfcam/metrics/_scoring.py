@@ -17,7 +17,7 @@ from tfcam import targets as tfcam_targets
 from ._forward import concat, forward, outputs_of, predict
 
 
-def top1_classes(model, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+def top1_classes(model, images: np.ndarray, batch_size: int = 32) -> np.ndarray:
     """(N,) the model's top-1 output index for each image (the raw outputs' argmax)."""
     n = images.shape[0]
     return np.argmax(np.asarray(predict(model, images, batch_size)).reshape(n, -1), axis=1)
@@ -74,7 +74,7 @@ class ClassScorer:
         classes: (N,) int class indices (None for a callable target).
     """
 
-    def __init__(self, model, images: np.ndarray, targets=None, apply_softmax=None, batch_size=64):
+    def __init__(self, model, images: np.ndarray, targets=None, apply_softmax=None, batch_size=32):
         self.model = model
         self.batch_size = int(batch_size)
         self.images = images

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 
 from tfcam.fill import fill_like
-from tfcam.fill import gaussian_blur as _blur
+from tfcam.renamed import renamed
 
 from ._inputs import as_images, as_maps
 from ._ranks import descending_ranks
@@ -16,30 +16,19 @@ from ._scoring import ClassScorer
 from .result import MetricResult
 
 
-def gaussian_blur(images, sigma: float = 5.0, size: int = 11) -> np.ndarray:
-    """Per-channel Gaussian blur of (N, H, W, C) images with a ``size × size`` kernel.
-
-    The kernel is the Gaussian of standard deviation ``sigma`` pixels truncated to
-    radius ``(size - 1) // 2`` and normalized to sum 1 (scipy.ndimage); borders are
-    reflected. RISE's insertion substrate: sigma 5, 11 × 11 (`tfcam.fill`'s "blur").
-    """
-    return _blur(as_images(images), sigma, size)
-
-
-def _substrate(baseline, x: np.ndarray, blur_sigma: float, blur_size: int) -> np.ndarray:
+def _substrate(fill, x: np.ndarray, blur_sigma: float, blur_size: int, name: str) -> np.ndarray:
     """(N, H, W, C) float32 substrate from a fill name ("black", "mean", "blur": see
-    `tfcam.fill`), a number, an array or a callable."""
-    if isinstance(baseline, str):
-        return fill_like(baseline, x, blur_sigma=blur_sigma, blur_size=blur_size,
-                         name="baseline")
-    if callable(baseline):
-        baseline = baseline(x)
-    b = np.asarray(baseline, dtype=np.float32)
+    `tfcam.fill`), a number, an array or a callable (`name`: the argument, for errors)."""
+    if isinstance(fill, str):
+        return fill_like(fill, x, blur_sigma=blur_sigma, blur_size=blur_size, name=name)
+    if callable(fill):
+        fill = fill(x)
+    b = np.asarray(fill, dtype=np.float32)
     try:
         return np.ascontiguousarray(np.broadcast_to(b, x.shape))
     except ValueError:
         raise ValueError(
-            f"baseline must broadcast to the images' shape {x.shape}; received shape {b.shape}."
+            f"{name} must broadcast to the inputs' shape {x.shape}; received shape {b.shape}."
         ) from None
 
 
@@ -80,10 +69,11 @@ def auc(curves: np.ndarray) -> np.ndarray:
     return np.trapezoid(curves, dx=1.0 / (t - 1), axis=-1)
 
 
+@renamed(images="inputs", deletion_baseline="deletion_fill", insertion_baseline="insertion_fill")
 def deletion_insertion(
-    model, images, maps, targets=None, *, steps=28, pixels_per_step=None,
-    deletion_baseline=0.0, insertion_baseline="blur", blur_sigma=5.0, blur_size=11,
-    apply_softmax=None, batch_size=64, which=("deletion", "insertion"),
+    model, inputs, maps, targets=None, *, steps=28, pixels_per_step=None,
+    deletion_fill=0.0, insertion_fill="blur", blur_sigma=5.0, blur_size=11,
+    apply_softmax=None, batch_size=32, which=("deletion", "insertion"),
 ) -> tuple[MetricResult, ...]:
     """Deletion and insertion curves of a batch, all steps stacked into batched calls.
 
@@ -93,8 +83,8 @@ def deletion_insertion(
     steps whenever H·W is a multiple of steps, e.g. 224² or 64² with 28 steps):
 
     - deletion starts from the image and replaces the ranked pixels (all channels)
-      with ``deletion_baseline`` (0 by default);
-    - insertion starts from ``insertion_baseline`` (a Gaussian-blurred copy, sigma 5,
+      with ``deletion_fill`` (0 by default);
+    - insertion starts from ``insertion_fill`` (a Gaussian-blurred copy, sigma 5,
       11 × 11, by default) and copies the ranked pixels of the image in.
 
     The curve is the probability of the explained class after 0, 1, ..., n steps
@@ -102,14 +92,14 @@ def deletion_insertion(
     The unmodified image (deletion's first point, insertion's last) is evaluated once.
 
     Args:
-        model, images, targets, apply_softmax, batch_size: as in `average_drop`
+        model, inputs, targets, apply_softmax, batch_size: as in `average_drop`
             (images (N, H, W, C); targets None means the top-1 class).
         maps: (N, H, W) finite values at the input resolution (only their order
-            counts), or an explain function ``explain_fn(model, images, targets) ->
+            counts), or an explain function ``explain_fn(model, inputs, targets) ->
             maps`` (called with the resolved (N,) class indices).
         steps: number of steps (used when ``pixels_per_step`` is None).
         pixels_per_step: RISE's ``step``, overrides ``steps``.
-        deletion_baseline, insertion_baseline: a fill name of `tfcam.fill`
+        deletion_fill, insertion_fill: a fill name of `tfcam.fill`
             (``"black"``: 0, ``"mean"``: each image's mean colour, ``"blur"``), a number,
             an array broadcastable to (N, H, W, C), or a callable ``images -> array``.
         blur_sigma, blur_size: the Gaussian blur for ``"blur"``.
@@ -124,7 +114,7 @@ def deletion_insertion(
     which = tuple(which)
     if not which or any(w not in ("deletion", "insertion") for w in which):
         raise ValueError(f'which must name "deletion" and/or "insertion"; received {which}.')
-    x = as_images(images)
+    x = as_images(inputs)
     n, h, w = x.shape[:3]
     per_step, counts = _schedule(h * w, steps, pixels_per_step)
     n_steps = counts.size - 1
@@ -137,10 +127,10 @@ def deletion_insertion(
     for name in which:
         if name == "deletion":
             starts.append(x)
-            finishes.append(_substrate(deletion_baseline, x, blur_sigma, blur_size))
+            finishes.append(_substrate(deletion_fill, x, blur_sigma, blur_size, "deletion_fill"))
             step_ids.append(np.arange(1, n_steps + 1))  # step 0 is the original image
         else:
-            starts.append(_substrate(insertion_baseline, x, blur_sigma, blur_size))
+            starts.append(_substrate(insertion_fill, x, blur_sigma, blur_size, "insertion_fill"))
             finishes.append(x)
             step_ids.append(np.arange(0, n_steps))  # step n is the original image
     start = np.concatenate(starts)
@@ -175,34 +165,36 @@ def deletion_insertion(
     return tuple(results)
 
 
-def deletion(model, images, maps, targets=None, *, steps=28, pixels_per_step=None, baseline=0.0,
-             apply_softmax=None, batch_size=64) -> MetricResult:
+@renamed(images="inputs", baseline="fill")
+def deletion(model, inputs, maps, targets=None, *, steps=28, pixels_per_step=None, fill=0.0,
+             apply_softmax=None, batch_size=32) -> MetricResult:
     """Deletion AUC (RISE): remove pixels in descending map order, replacing them with
-    ``baseline``: 0 by default (``"black"``), ``"mean"`` (each image's mean colour, per
+    ``fill``: 0 by default (``"black"``), ``"mean"`` (each image's mean colour, per
     channel), ``"blur"``, a number or an array (see `deletion_insertion`). Lower is better.
     RISE's code deletes to 0 in the *normalized* tensor, i.e. the data set's mean colour:
-    ``baseline=[0.485, 0.456, 0.406]`` on ImageNet images in [0, 1].
+    ``fill=[0.485, 0.456, 0.406]`` on ImageNet images in [0, 1].
 
     See `deletion_insertion` for the protocol and arguments. Returns values (N,) AUC in
     the probability's unit (in [0, 1]) and curves (N, n + 1).
     """
     return deletion_insertion(
-        model, images, maps, targets, steps=steps, pixels_per_step=pixels_per_step,
-        deletion_baseline=baseline, apply_softmax=apply_softmax, batch_size=batch_size,
+        model, inputs, maps, targets, steps=steps, pixels_per_step=pixels_per_step,
+        deletion_fill=fill, apply_softmax=apply_softmax, batch_size=batch_size,
         which=("deletion",),
     )[0]
 
 
-def insertion(model, images, maps, targets=None, *, steps=28, pixels_per_step=None, baseline="blur",
-              blur_sigma=5.0, blur_size=11, apply_softmax=None, batch_size=64) -> MetricResult:
-    """Insertion AUC (RISE): start from ``baseline`` (a Gaussian-blurred copy, sigma 5,
+@renamed(images="inputs", baseline="fill")
+def insertion(model, inputs, maps, targets=None, *, steps=28, pixels_per_step=None, fill="blur",
+              blur_sigma=5.0, blur_size=11, apply_softmax=None, batch_size=32) -> MetricResult:
+    """Insertion AUC (RISE): start from ``fill`` (a Gaussian-blurred copy, sigma 5,
     11 × 11) and copy pixels of the image in, in descending map order. Higher is better.
 
     See `deletion_insertion` for the protocol and arguments. Returns values (N,) AUC in
     [0, 1] and curves (N, n + 1).
     """
     return deletion_insertion(
-        model, images, maps, targets, steps=steps, pixels_per_step=pixels_per_step,
-        insertion_baseline=baseline, blur_sigma=blur_sigma, blur_size=blur_size,
+        model, inputs, maps, targets, steps=steps, pixels_per_step=pixels_per_step,
+        insertion_fill=fill, blur_sigma=blur_sigma, blur_size=blur_size,
         apply_softmax=apply_softmax, batch_size=batch_size, which=("insertion",),
     )[0]

@@ -14,6 +14,8 @@ import numpy as np
 
 from tfcam.fill import blend, fill_values
 
+from tfcam.renamed import renamed
+
 from ._inputs import as_images, as_unit_maps
 from ._ranks import descending_ranks
 from ._scoring import ClassScorer
@@ -65,9 +67,10 @@ def _scores_with_maps(model, images, maps_list, targets, top_percent, apply_soft
     return scorer.original, o, scorer
 
 
+@renamed(images="inputs")
 def average_drop(
-    model, images, maps, targets=None, *, top_percent=None, fill="black", apply_softmax=None,
-    batch_size=64,
+    model, inputs, maps, targets=None, *, top_percent=None, fill="black", apply_softmax=None,
+    batch_size=32,
 ) -> MetricResult:
     """Average Drop %: ``100 * mean_i max(0, Y_i - O_i) / Y_i``. Lower is better.
 
@@ -80,9 +83,9 @@ def average_drop(
 
     Args:
         model: a Keras model mapping (B, H, W, C) images to (B, classes) outputs.
-        images: (N, H, W, C) float, as the model takes them.
+        inputs: (N, H, W, C) float, as the model takes them.
         maps: (N, H, W) in [0, 1] at the input resolution, or an explain function
-            ``explain_fn(model, images, targets) -> maps`` (called with the resolved
+            ``explain_fn(model, inputs, targets) -> maps`` (called with the resolved
             (N,) class indices).
         targets: None (top-1 class of the unmasked image), a class index, (N,) class
             indices, or a callable ``score(outputs) -> (N,)`` used instead of the
@@ -104,7 +107,7 @@ def average_drop(
         ``extras["original"]`` Y and ``extras["masked"]`` O (probabilities).
     """
     y, o, _ = _scores_with_maps(
-        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
+        model, inputs, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
     )
     return MetricResult(
         "average_drop", _drop(y, o[0]), higher_is_better=False,
@@ -112,9 +115,10 @@ def average_drop(
     )
 
 
+@renamed(images="inputs")
 def increase_in_confidence(
-    model, images, maps, targets=None, *, top_percent=None, fill="black", apply_softmax=None,
-    batch_size=64,
+    model, inputs, maps, targets=None, *, top_percent=None, fill="black", apply_softmax=None,
+    batch_size=32,
 ) -> MetricResult:
     """Increase in Confidence (Average Increase) %: ``100 * mean_i 1[Y_i < O_i]``.
     Higher is better.
@@ -123,7 +127,7 @@ def increase_in_confidence(
     explanation-masked image scores strictly higher than the original, else 0.
     """
     y, o, _ = _scores_with_maps(
-        model, images, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
+        model, inputs, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
     )
     return MetricResult(
         "increase_in_confidence", 100.0 * (y < o[0]), higher_is_better=True,
@@ -131,9 +135,10 @@ def increase_in_confidence(
     )
 
 
+@renamed(images="inputs")
 def win_percent(
-    model, images, maps_a, maps_b, targets=None, *, top_percent=None, fill="black",
-    apply_softmax=None, batch_size=64, tie_tolerance=1e-6,
+    model, inputs, maps_a, maps_b, targets=None, *, top_percent=None, fill="black",
+    apply_softmax=None, batch_size=32, tie_tolerance=1e-6,
 ) -> MetricResult:
     """Win % of method A over method B: share of images on which A's drop is smaller.
     Higher is better (for A).
@@ -149,7 +154,7 @@ def win_percent(
         MetricResult: values (N,) in {0, 50, 100}; ``extras["drop_a"]``, ``["drop_b"]``.
     """
     y, o, _ = _scores_with_maps(
-        model, images, [("maps_a", maps_a), ("maps_b", maps_b)], targets, top_percent,
+        model, inputs, [("maps_a", maps_a), ("maps_b", maps_b)], targets, top_percent,
         apply_softmax, batch_size, fill,
     )
     da, db = _drop(y, o[0]), _drop(y, o[1])

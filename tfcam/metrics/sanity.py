@@ -10,6 +10,8 @@ import pandas as pd
 
 from ._inputs import as_images, as_maps
 from ._scoring import top1_classes
+from tfcam.renamed import renamed
+
 from .randomize import randomize_layer, weighted_layers
 from .similarity import SIMILARITIES, similarities
 
@@ -38,16 +40,17 @@ def _layer_index(layers: list, key) -> int:
 
 
 
+@renamed(images="inputs", layers="randomized_layers")
 def randomization_test(
     model,
-    images,
+    inputs,
     explain_fn: Callable,
     targets=None,
     mode: str = "cascading",
-    layers=None,
+    randomized_layers=None,
     seed: int = 0,
     metrics: Sequence[str] = SIMILARITIES,
-    batch_size: int = 64,
+    batch_size: int = 32,
 ) -> pd.DataFrame:
     """Model parameter randomization test. Higher similarity is *worse* for the
     explanation method: a faithful method's maps should drift away from the trained
@@ -68,12 +71,13 @@ def randomization_test(
 
     Args:
         model: a Functional or Sequential Keras model (nested models are walked).
-        images: (N, H, W, C).
-        explain_fn: ``explain_fn(model, images, targets) -> (N, H, W)`` maps.
+        inputs: (N, H, W, C).
+        explain_fn: ``explain_fn(model, inputs, targets) -> (N, H, W)`` maps.
         targets: None (the trained model's top-1 class, then kept fixed for every
             step), a class index or (N,) class indices; passed to ``explain_fn``.
-        layers: None (every leaf layer with weights, output to input) or a list of
-            layer names / layers, randomized in the order given.
+        randomized_layers: None (every leaf layer with weights, output to input) or a
+            list of layer names / layers, randomized in the order given (`layers=` is
+            its old name).
         seed: base seed of the re-drawn weights.
         metrics: similarities to compute (see `similarities`).
         batch_size: images per model call when predicting top-1 targets.
@@ -87,7 +91,7 @@ def randomization_test(
     """
     if mode not in ("cascading", "independent"):
         raise ValueError(f'mode must be "cascading" or "independent"; received {mode!r}.')
-    x = as_images(images)
+    x = as_images(inputs)
     n, h, w = x.shape[:3]
     trained = model.get_weights()
     if targets is None:  # fixed once, so every step explains the same classes
@@ -98,10 +102,10 @@ def randomization_test(
 
     base_maps = explain(_clone(model, trained))
     pool = weighted_layers(model)
-    if layers is None:
+    if randomized_layers is None:
         order = list(range(len(pool)))[::-1]
     else:
-        order = [_layer_index(pool, key) for key in layers]
+        order = [_layer_index(pool, key) for key in randomized_layers]
 
     rows = []
     weights = trained

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from tfcam.renamed import renamed
+
 from ._inputs import as_images
 from ._ranks import spearman
 from ._scoring import top1_classes
@@ -100,9 +102,10 @@ def gradcam_weights(g) -> np.ndarray:
 
 # --- the analysis ----------------------------------------------------------------------
 
+@renamed(images="inputs")
 def shattering(
     model,
-    images,
+    inputs,
     layers: Sequence,
     targets=None,
     *,
@@ -133,7 +136,7 @@ def shattering(
 
     Args:
         model: a Keras model.
-        images: (N, H, W, C).
+        inputs: (N, H, W, C).
         layers: layer names (or layer objects) to analyse.
         targets: None (top-1 class, fixed once for all layers), a class index or (N,)
             class indices.
@@ -150,7 +153,7 @@ def shattering(
         Tidy DataFrame, one row per image × layer × statistic: columns ``image, layer,
         statistic, value``.
     """
-    x = as_images(images)
+    x = as_images(inputs)
     n = x.shape[0]
     layer_gradients = layer_gradients or _tfcam_layer_gradients()
     channel_weights = channel_weights or _tfcam_channel_weights

@@ -1,4 +1,4 @@
-"""`explain()`: the one-call front of every method, with explainers reused across calls.
+"""The one-call API: `explain()` and `methods()`, with explainers reused across calls.
 
 Methods are found in `tfcam.registry`, where each method class registers itself
 (`@register`); `tfcam/__init__` imports every method module, so all are there.
@@ -11,9 +11,6 @@ import weakref
 from tfcam import registry
 from tfcam.explanation import Explanation
 from tfcam.options import check_options
-
-# canonical id -> class (the registry's own table, filled as method modules are imported)
-REGISTRY = registry.CLASSES
 
 # Explainers keep their compiled functions; reusing them avoids recompiling on every call.
 # Weak keys, and explainers that hold their model weakly: a model the user drops is
@@ -44,7 +41,9 @@ def explain(model, inputs, method: str = "grad_cam", layer=None, targets=None,
         images, 3-D for sequences, 5-D for volumes). Ignored by input-space methods.
     targets: None (top-1 class), an int, one int per sample, or a callable
         `score(outputs) -> (N,)` on the model's outputs (multi-output models, regression).
-    batch_size: model inputs per call; progress: show a progress bar (None: on terminals,
+    batch_size: images per call, for every method (32 by default; Integrated Gradients
+        and SmoothGrad may take fewer, to keep their copies of each image within
+        `chunk_size` model inputs); progress: show a progress bar (None: on terminals,
         when there is more than one batch). options: the method's own (e.g. max_channels=);
         an unknown one is a TypeError listing them.
     """

@@ -21,7 +21,6 @@ from tfcam.explanation import Explanation
 from tfcam.inputs import check_inputs, each, feeds, num_samples, resolve_input, rows
 from tfcam.layer_lookup import LayerTap, find_layer, require_spatial
 from tfcam.options import check_options
-from tfcam.pairs import auto_chunk_size, pair_chunks, scatter
 from tfcam.targets import TOP1, TargetSpec, scores_and_targets, score_keys
 from tfcam.targets import resolve as resolve_targets
 
@@ -75,7 +74,8 @@ class Explainer:
     `traced(call, images, indices, *extra)` gets the call's state (`Call`: the targets'
     kind, the sizes maps are resized to), a float32 batch and the class indices (TOP1 for
     the top-1 class), traced inside a compiled function (keras.ops only), and returns a
-    dict of tensors with a leading batch axis: at least maps, raw, targets and scores.
+    dict of tensors with a leading batch axis: at least maps, raw, signed (the map with its
+    sign, before any ReLU), targets and scores.
     `extra` are the host values of `batch_arguments` (a per-batch seed, baselines). For a
     model with several inputs the batch is a tuple of arrays (`program.input_keys` order)
     and per-input values are tuples with one entry per input (None where the method has
@@ -189,6 +189,7 @@ class Explainer:
         return Explanation(
             maps=_as_float32_fields(merged.pop("maps")),
             raw=_as_float32_fields(merged.pop("raw")),
+            signed=_as_float32_fields(merged.pop("signed")),
             targets=None if callable(targets) else merged.pop("targets").astype("int64"),
             scores=merged.pop("scores").astype("float32"),
             method=self.method,
@@ -268,26 +269,6 @@ class Explainer:
                 pass
         return compiled
 
-    def evaluate_pairs(self, call: Call, name: str, fn, keep: np.ndarray, indices: np.ndarray,
-                       batch_shape, *args) -> np.ndarray:
-        """(N, K) values of `fn(call, *args, image_idx, item_idx, targets)` for the kept
-        pairs.
-
-        The pairs run in compiled chunks (see `tfcam.pairs`); results stay on the device
-        until all chunks are dispatched, so an accelerator is never idle between chunks.
-        """
-        run_chunk = self.compiled(call, name, fn)
-        chunk = self.chunk_for(batch_shape)
-        values = [run_chunk(*args, img, item, tgt)[:count]
-                  for img, item, tgt, count in pair_chunks(keep, indices, chunk)]
-        return scatter(keep, [np.asarray(v) for v in values])
-
-    def chunk_for(self, batch_shape) -> int:
-        """Perturbed inputs per model call: `chunk_size` if set, else sized to the device."""
-        if getattr(self, "chunk_size", None):
-            return int(self.chunk_size)
-        return auto_chunk_size(self.program, batch_shape, backend.memory_budget())
-
     def _sizes(self, images) -> tuple:
         """(input_hw, map_sizes) of a `Call` on `images`."""
         if not self.multi_input:
@@ -298,10 +279,15 @@ class Explainer:
                       if i in self.map_inputs and x.ndim > 2 else None
                       for i, x in enumerate(images)))
 
+    def images_per_call(self, images) -> int:
+        """How many images one call explains: `batch_size` (methods that copy each image
+        many times may take fewer, see `tfcam.attribution.copies`)."""
+        return self.batch_size
+
     def _batches(self, images, spec: TargetSpec):
         """(batch, indices) pairs; a final short batch is padded so shapes never change."""
         n = num_samples(images)
-        size = min(self.batch_size, n)
+        size = min(self.images_per_call(images), n)
         starts = range(0, n, size)
         bar = tqdm(
             starts, desc=self.method, unit="batch", disable=_disabled(self.progress, len(starts))

@@ -9,7 +9,7 @@ import numbers
 import numpy as np
 
 from tfcam import backend, registry
-from tfcam.explain import method_class
+from tfcam.api import method_class
 from tfcam.options import EXPLAIN_PARAMETERS, check_options, method_options
 
 def checked_images(images) -> np.ndarray:

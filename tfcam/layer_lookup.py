@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import warnings
 
 import keras
 
@@ -109,14 +110,31 @@ def find_layer(program: Program, layer) -> LayerTap:
     )
 
 
+def is_pointwise(shape) -> bool:
+    """A layer output whose every spatial axis is 1 (a 1×1 conv after global pooling, the
+    last block of an Inception at a small input): a CAM there is constant by construction,
+    every map 0 after normalization. Unknown sizes (None) count as larger than 1."""
+    spatial = tuple(shape[1:-1])
+    return bool(spatial) and all(s == 1 for s in spatial)
+
+
 def default_layer(program: Program) -> LayerTap:
-    """The last layer whose output has the input's spatial rank: (batch, steps, channels)
-    for sequences, (batch, height, width, channels) for images, 5-D for volumes."""
+    """The last layer whose output has the input's spatial rank ((batch, steps, channels)
+    for sequences, (batch, height, width, channels) for images, 5-D for volumes) and is
+    larger than 1 on some spatial axis (`is_pointwise`)."""
     ranks = cam_ranks(program)
     for rank in ranks:
         found = _cam_taps(program, (rank,))
+        larger = [t for t in found if not is_pointwise(t.shape)]
+        if larger:
+            return larger[-1]
         if found:
-            return found[-1]
+            raise ValueError(
+                f"every {_LAYOUTS[rank]} layer of model '{program.model.name}' is 1 wide on "
+                f"every spatial axis (the last: '{found[-1].path}' {found[-1].shape}), so a "
+                "CAM of any of them is constant. Give the model larger inputs, or use an "
+                "input-space method such as method='saliency' or 'integrated_gradients'."
+            )
     input_shape = _shown_input_shapes(program)
     if not ranks:
         raise ValueError(
@@ -132,9 +150,17 @@ def default_layer(program: Program) -> LayerTap:
 
 
 def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
-    """A clear error unless a CAM at `tap` maps onto the input: same spatial rank."""
+    """A clear error unless a CAM at `tap` maps onto the input: same spatial rank; a
+    warning for a 1×1 layer, where a CAM is constant (`is_pointwise`)."""
     ranks = cam_ranks(program)
     if len(tap.shape) - 2 in ranks:
+        if is_pointwise(tap.shape):
+            larger = [t.path for t in _cam_taps(program, ranks) if not is_pointwise(t.shape)]
+            warnings.warn(
+                f"{method}: layer '{tap.path}' outputs {tap.shape}, 1 wide on every spatial "
+                f"axis, so its map is constant (0 everywhere after normalization). Explain a "
+                f"larger layer, e.g. {larger[-3:]}, or layer=None for the last one.",
+                stacklevel=4)
         return
     input_shape = _shown_input_shapes(program)
     if not ranks:
@@ -164,6 +190,7 @@ class ExplainableLayer:
     kind: str
     shape: tuple
     default: bool
+    pointwise: bool = False  # 1 wide on every spatial axis: a CAM here is constant
 
 
 def explainable_layers(model) -> list[ExplainableLayer]:
@@ -178,7 +205,8 @@ def explainable_layers(model) -> list[ExplainableLayer]:
     found = {}
     for tap in _cam_taps(program, cam_ranks(program)):
         found[tap.path] = tap  # a layer called twice: its last output, as find_layer reads it
-    return [ExplainableLayer(t.path, type(t.layer).__name__, tuple(t.shape), t.path == default)
+    return [ExplainableLayer(t.path, type(t.layer).__name__, tuple(t.shape), t.path == default,
+                             is_pointwise(t.shape))
             for t in found.values()]
 
 

@@ -10,12 +10,13 @@ import pytest
 
 import tfcam
 from tests.core import nets
+from tfcam.registry import lookup
 
 L = keras.layers
-CAMS = ["cam", "grad_cam", "grad_cam_pp", "xgrad_cam", "layer_cam", "score_cam", "ablation_cam",
-        "relevance_cam", "eigen_cam"]
-INPUT_SPACE = ["saliency", "input_x_gradient", "smooth_grad", "integrated_gradients",
-               "occlusion", "lrp", "guided_backprop", "deconvnet", "guided_grad_cam"]
+# Every registered method (a new one is tested here without being listed): the CAMs make a
+# layer map; the others (Guided Grad-CAM too: guided backprop times a CAM) a map per input.
+CAMS = [m for m in tfcam.methods() if lookup(m).needs_layer and m != "guided_grad_cam"]
+INPUT_SPACE = [m for m in tfcam.methods() if m not in CAMS]
 FAST = {"smooth_grad": dict(samples=3), "integrated_gradients": dict(steps=4)}
 
 

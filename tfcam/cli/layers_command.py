@@ -23,7 +23,8 @@ def run(args, log=print) -> int:
     log(f"{'layer':<{width}}  {'type':<{kind_width}}  output shape")
     for layer in found:
         shape = "(" + ", ".join("None" if s is None else str(s) for s in layer.shape) + ")"
-        mark = "  <- default (no --layer)" if layer.default else ""
+        mark = ("  <- default (no --layer)" if layer.default else
+                "  (1×1: a CAM here is constant)" if layer.pointwise else "")
         log(f"{layer.path:<{width}}  {layer.kind:<{kind_width}}  {shape}{mark}")
     log(f"{len(found)} layers; pass one with --layer NAME (a nested model's layer as outer/inner)")
     return 0

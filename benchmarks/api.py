@@ -1,6 +1,17 @@
-"""The one door to tfcam: the runners call ``tfcam()`` / ``metrics()`` instead of importing
-tfcam, so a test can stand a small fake in its place (``use(fake)``) and check the runners'
-bookkeeping without the real methods. Production code never calls ``use``.
+"""The door to what the benchmark measures: tfcam's methods (``tfcam().explain``) and its
+metrics (``metrics()``, i.e. ``tfcam.metrics``). The app's modules call these two instead of
+importing ``tfcam.explain`` or ``tfcam.metrics``, so a test can stand a small fake in their
+place (``use(fake)``: an object with ``explain`` and ``metrics``) and check the runners'
+bookkeeping without the real methods (tests/test_architecture.py checks that no other module
+of the app imports ``tfcam.metrics``). Production code never calls ``use``.
+
+What the app takes from tfcam besides methods and metrics is plumbing a fake has no reason to
+replace, imported where it is used: reading photos (``tfcam.image_files``), a model's layers
+(``tfcam.explainable_layers``), maps resized as tfcam resizes them
+(``tfcam.visualize.resize_maps``), the fill names (``tfcam.fill``), compiled reference passes
+(``tfcam.backend``), the heatmap figure (``tfcam.visualize.grid``). The stand-alone scripts
+(``benchmarks.soak``, ``benchmarks.metrics_speed``, ``benchmarks.scorecam_memory``) measure
+tfcam itself and import it directly.
 """
 from __future__ import annotations
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import plan as planning
-from benchmarks.explainers import make_explainer, masking_fill, unit_maps
+from benchmarks.method_adapters import make_explainer, masking_fill, unit_maps
 from benchmarks.results import ResultStore
-from benchmarks.util import Timer, as_list, error_text  # noqa: F401 - re-exported
 
 
 @dataclass

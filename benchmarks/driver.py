@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from benchmarks.util import error_text
-
 
 @dataclass
 class Unit:
@@ -56,6 +54,12 @@ class Task(Protocol):
     def units(self, run) -> Iterable[Unit]: ...
 
     def evaluate(self, run, unit: Unit, inputs: dict) -> Output: ...
+
+
+def error_text(e: BaseException) -> str:
+    """``Type: first line of the message``, at most 300 characters, for the error column."""
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {msg}"[:300].replace("\n", " ")
 
 
 def error_row(unit: Unit, e: BaseException, **extra) -> dict:

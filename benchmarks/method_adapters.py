@@ -1,5 +1,12 @@
-"""One interface over tfcam, tf-keras-vis and the reference maps:
-``explainer(images, targets, ids) -> maps`` (N, H, W) float32 in [0, 1]."""
+"""The method adapters: a method config (``conf/method/*.yaml``) becomes an explainer with
+one interface over tfcam, tf-keras-vis and the reference maps,
+``explainer(images, targets, ids) -> maps`` (N, H, W) float32 in [0, 1].
+
+:func:`make_explainer` builds one (``hydra.utils.instantiate`` of the config, whose
+``_target_`` may name only :func:`build_explainer`, ``EXPLAINER_FACTORY``); the masking fill
+(``metrics.masking.fill``) reaches the tfcam methods that mask (:func:`with_fill`);
+:func:`unit_maps` checks and clips what an explainer returns. A tfcam explainer keeps its last
+``tfcam.Explanation`` (``last``: raw and signed maps, channel weights, ...)."""
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +40,7 @@ class TfcamExplainer:
 
 # The tfcam methods that mask their input, and the option that takes the fill (tfcam.fill).
 # tf-keras-vis' Score-CAM has no such option: it multiplies the input by the mask (black).
-FILL_OPTIONS = {"score_cam": "fill", "occlusion": "baseline"}
+FILL_OPTIONS = {"score_cam": "fill", "occlusion": "fill"}
 
 
 def fill_option(method_cfg) -> str | None:
@@ -137,46 +144,6 @@ class _IgnoringIds:
 
     def __call__(self, images, targets, ids=None):
         return self.inner(images, targets)
-
-
-# CAMs whose raw map is ReLU(sum_k w_k A^k): their signed map is the sum before the ReLU.
-POST_RELU_CAMS = ("grad_cam", "grad_cam_pp", "xgrad_cam", "cam", "score_cam", "ablation_cam", "eigen_cam")
-
-
-def signed_maps(explainer, model, layer: str | None, images, targets, maps) -> np.ndarray:
-    """The signed maps of the explainer's last call (the sanity checks' signed Spearman,
-    Adebayo et al. 2018), each method's own, at the resolution it has (the same for the trained
-    and the randomized model):
-
-    * the Grad-CAM family (``POST_RELU_CAMS``: raw is after a ReLU): sum_k w_k A^k with the
-      call's channel weights and the layer's activations A, i.e. the map before its ReLU;
-      Eigen-CAM: the centred activations' projection before its ReLU; Layer-CAM:
-      sum_k ReLU(g^k) A^k before its ReLU;
-    * methods with input attributions (saliency, SmoothGrad, guided backprop, Input×Gradient,
-      Integrated Gradients, LRP, Guided Grad-CAM): their sum over channels (the signed gradient
-      where ``raw`` is max |gradient|; ``raw`` itself for Input×Gradient, IG and LRP);
-    * the others with a raw map (Relevance-CAM, occlusion): ``raw``;
-    * tf-keras-vis and the reference maps give no more than their [0, 1] ``maps``: those.
-    """
-    last = getattr(explainer, "last", None)
-    raw = getattr(last, "raw", None)
-    if last is None or raw is None or isinstance(raw, list):
-        return np.asarray(maps, np.float32)
-    method = str(getattr(last, "method", ""))
-    weights = getattr(last, "channel_weights", None)
-    if (method in POST_RELU_CAMS and weights is not None) or method == "layer_cam":
-        a, g, _ = api.tfcam().layer_gradients(model, images, layer, np.asarray(targets),
-                                              batch_size=len(images))
-        a = np.asarray(a, np.float32)
-        if method == "layer_cam":
-            return np.sum(np.maximum(np.asarray(g, np.float32), 0) * a, axis=-1)
-        if method == "eigen_cam":  # its projection is of the activations centred per channel
-            a = a - a.mean(axis=tuple(range(1, a.ndim - 1)), keepdims=True)
-        return np.einsum("nk,n...k->n...", np.asarray(weights, np.float32), a)
-    attributions = getattr(last, "attributions", None)
-    if attributions is not None and not isinstance(attributions, list):
-        return np.asarray(attributions, np.float32).sum(-1)
-    return np.asarray(raw, np.float32)
 
 
 def unit_maps(maps, n: int, hw: tuple) -> np.ndarray:

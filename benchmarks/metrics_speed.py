@@ -23,7 +23,6 @@ import keras
 import numpy as np
 
 from tfcam import metrics
-from tfcam.metrics._forward import forward
 
 
 def small_cnn(size: int, classes: int = 10) -> keras.Model:
@@ -53,7 +52,7 @@ def main() -> None:
     maps = rng.random((args.images, args.size, args.size))
     # the inputs the two curves need, prepared in advance: only the model runs
     needed = np.repeat(images, 2 * args.steps, axis=0)
-    fn = forward(model)
+    fn = metrics.compiled_forward(model)
 
     def forward_only():
         for a in range(0, len(needed), args.batch_size):

@@ -8,8 +8,10 @@ lives (one home each):
 * ``models`` / ``methods`` / ``layers`` / ``tasks`` and ``only`` (rules that narrow them):
   what runs (:mod:`benchmarks.plan` is the one place that reads them);
 * ``metrics.<task>``: every setting of a task (:class:`MetricsConfig`, one field per task,
-  each task's own dataclass: ``Task.Settings``); ``metrics.masking``: the masking fill the
-  faithfulness metrics and the masking methods share (:class:`MaskingConfig`);
+  each task's own dataclass: ``Task.Settings``, whose defaults are the settings' defaults:
+  ``conf/metrics/default.yaml`` repeats none, experiments and ``metrics=full`` override some);
+  ``metrics.masking``: the masking fill the faithfulness metrics and the masking methods share
+  (:class:`MaskingConfig`);
 * ``dataset``, ``train``, ``model``, ``method``: the group members;
 * the rest (batch size, precision, resume, ...) on :class:`BenchConfig` itself.
 
@@ -24,7 +26,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from benchmarks.explainers import EXPLAINER_FACTORY
+from benchmarks.method_adapters import EXPLAINER_FACTORY
 from benchmarks.tasks import TASKS
 
 
@@ -129,8 +131,8 @@ class TrainConfig:
 class MaskingConfig:
     """``metrics.masking``: what masked pixels become (:mod:`tfcam.fill`), one setting for
     every metric and method that masks: Average Drop / Increase in Confidence, deletion's
-    baseline, and the tfcam methods that mask their input (score_cam*, occlusion;
-    :func:`benchmarks.explainers.with_fill`). Insertion keeps RISE's blurred start."""
+    fill, and the tfcam methods that mask their input (score_cam*, occlusion;
+    :func:`benchmarks.method_adapters.with_fill`). Insertion keeps RISE's blurred start."""
     fill: Any = "black"   # black | mean | blur | a number | one number per channel
 
 

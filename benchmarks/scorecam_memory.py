@@ -40,7 +40,7 @@ def main(argv=None):
     model_peak = peak_mib()
     explainer.attribute(image)
     total_peak = peak_mib()
-    print(f"backend={backend.NAME} chunk_size={chunk} channels<={args.channels}")
+    print(f"backend={keras.backend.backend()} chunk_size={chunk} channels<={args.channels}")
     print(f"peak after model + one forward of a chunk: {model_peak:.0f} MiB")
     print(f"peak after Score-CAM: {total_peak:.0f} MiB; above the model's own: "
           f"{total_peak - model_peak:.0f} MiB")

@@ -5,7 +5,12 @@
   `tfcam.lrp` is a cycle even when no two modules import each other); imports inside
   functions count, since a lazy import that closes a cycle only hides it;
 - TensorFlow and JAX are imported only by `tfcam/backend/` (the one place that knows which
-  backend runs) and the benchmark's baselines (tf-keras-vis is a TensorFlow library).
+  backend runs) and the benchmark's baselines (tf-keras-vis is a TensorFlow library);
+- the benchmark and the scripts use tfcam's public API only: no module or name starting
+  with `_` (`tfcam._maps`, `from tfcam.metrics import _forward`, `tfcam.layer_lookup._cam_taps`),
+  imported or reached as an attribute;
+- the benchmark's app reaches `tfcam.metrics` only through `benchmarks.api`, the door a test
+  swaps a fake in at (the report and the stand-alone scripts excepted).
 """
 
 from __future__ import annotations
@@ -18,6 +23,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 BACKEND_LIBRARIES = ("tensorflow", "jax", "jaxlib", "tf_keras_vis")
 BACKEND_HOMES = ("tfcam/backend/", "benchmarks/baselines/")
+TFCAM_USERS = ("benchmarks", "scripts")   # packages held to tfcam's public API
+# benchmarks' modules that may import tfcam.metrics directly: the door itself, the report (it
+# reads tables, no runner), the stand-alone scripts that measure tfcam itself
+METRICS_DOOR = "benchmarks/api.py"
+METRICS_DIRECT = (METRICS_DOOR, "benchmarks/report/", "benchmarks/soak.py", "benchmarks/metrics_speed.py",
+                  "benchmarks/scorecam_memory.py")
 
 
 def module_name(path: Path) -> str:
@@ -156,6 +167,62 @@ def test_tensorflow_and_jax_are_imported_only_by_the_backend_and_the_baselines()
         "to tfcam.backend): " + "; ".join(offenders))
 
 
+def _private(dotted: str) -> bool:
+    """`tfcam.<...>` naming a module or attribute that starts with `_` (dunders aside)."""
+    parts = dotted.split(".")
+    return parts[0] == "tfcam" and any(p.startswith("_") and not p.endswith("__") for p in parts[1:])
+
+
+def private_tfcam_uses(path: Path, name: str) -> list[str]:
+    """The private tfcam names `path` imports, or reaches as attributes (`tfcam._maps.f`
+    after `import tfcam`, `metrics._forward` after `from tfcam import metrics`)."""
+    found = {n for n in imported_names(path, name) if _private(n)}
+    tree = ast.parse(path.read_text(), str(path))
+    aliases = {}  # local name -> the tfcam module or name it is bound to
+    for node in _runtime_nodes(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "tfcam":
+                    aliases[alias.asname or alias.name.split(".")[0]] = alias.asname and alias.name or "tfcam"
+        elif node.module and node.module.split(".")[0] == "tfcam" and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    inner_parts = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner_parts:  # whole chains only
+            chain, inner = [], node
+            while isinstance(inner, ast.Attribute):
+                chain.append(inner.attr)
+                inner = inner.value
+            if isinstance(inner, ast.Name) and inner.id in aliases:
+                dotted = ".".join([aliases[inner.id], *reversed(chain)])
+                if _private(dotted):
+                    found.add(dotted)
+    return sorted(found)
+
+
+def test_the_benchmark_and_scripts_use_only_tfcams_public_api():
+    offenders = []
+    for package in TFCAM_USERS:
+        for name, path in modules(package).items():
+            offenders += [f"{path.relative_to(REPO).as_posix()} uses {n}" for n in private_tfcam_uses(path, name)]
+    assert not offenders, (
+        "private tfcam names (a leading `_`) outside tfcam: use the public API, or ask for a "
+        "public function: " + "; ".join(offenders))
+
+
+def test_the_app_reaches_tfcam_metrics_only_through_its_door():
+    offenders = []
+    for name, path in modules("benchmarks").items():
+        rel = path.relative_to(REPO).as_posix()
+        if rel.startswith(METRICS_DIRECT):
+            continue
+        offenders += [f"{rel} imports {n}" for n in sorted(imported_names(path, name))
+                      if n == "tfcam.metrics" or n.startswith("tfcam.metrics.")]
+    assert not offenders, ("call benchmarks.api.metrics() instead, so tests can stand a fake in: "
+                           + "; ".join(offenders))
+
+
 # The checks themselves, on graphs where the answer is known.
 def test_cycles_finds_a_cycle_and_only_cycles():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
@@ -178,3 +245,20 @@ def test_imported_names_resolves_relative_and_lazy_imports(tmp_path):
     names = imported_names(path, "tfcam.lrp.methods")
     assert {"tfcam.lrp.rules", "tfcam.graph.trace", "jax"} <= names
     assert "tensorflow" not in names
+
+
+def test_private_tfcam_uses_are_found_in_imports_and_attributes(tmp_path):
+    source = ("import tfcam\nimport tfcam.metrics as tm\nfrom tfcam import metrics, visualize\n"
+              "from tfcam._maps import interpolation_matrix\nfrom tfcam.layer_lookup import _cam_taps\n"
+              "def f(m):\n    from tfcam.metrics._forward import forward\n"
+              "    tfcam._maps.minmax(m)\n    metrics._scoring.x\n    tm._ranks.spearman\n"
+              "    return tfcam.explainable_layers(m), visualize.resize_maps, tfcam.__version__\n")
+    path = tmp_path / "user.py"
+    path.write_text(source)
+    assert private_tfcam_uses(path, "benchmarks.user") == [
+        "tfcam._maps.interpolation_matrix", "tfcam._maps.minmax", "tfcam.layer_lookup._cam_taps",
+        "tfcam.metrics._forward.forward", "tfcam.metrics._ranks.spearman", "tfcam.metrics._scoring.x"]
+    public = tmp_path / "public.py"
+    public.write_text("import tfcam\nfrom tfcam.metrics import compiled_forward\n"
+                      "tfcam.visualize.resize_maps\nx = tfcam.__version__\n")
+    assert private_tfcam_uses(public, "benchmarks.public") == []

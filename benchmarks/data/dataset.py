@@ -21,15 +21,6 @@ def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
     return out
 
 
-def masks_from_boxes(boxes, height: int, width: int) -> np.ndarray:
-    """(N, 4) half-open ``(x0, y0, x1, y1)`` boxes -> (N, H, W) bool masks."""
-    boxes = np.asarray(boxes, np.int64).reshape(-1, 4)
-    masks = np.zeros((len(boxes), height, width), bool)
-    for i, (x0, y0, x1, y1) in enumerate(boxes):
-        masks[i, max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)] = True
-    return masks
-
-
 @dataclass
 class Dataset:
     """Images with ground truth, as numpy arrays.

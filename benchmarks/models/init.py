@@ -20,9 +20,7 @@ def initialize(model, init: str, seed: int = 0) -> int:
     zero biases; ``default``: leave Keras's initialization); returns the layers changed."""
     import keras
 
-    from tfcam.metrics import (
-        weighted_layers,  # leaf layers in graph order, nested models opened
-    )
+    from benchmarks import api
 
     if init not in INITS:
         raise ValueError(f"unknown train.init {init!r}; choose one of {list(INITS)}")
@@ -31,7 +29,8 @@ def initialize(model, init: str, seed: int = 0) -> int:
     # A seed generator, not an int: an int-seeded initializer gives every same-shape kernel
     # the same values.
     he = keras.initializers.HeNormal(seed=keras.random.SeedGenerator(seed))
-    convs = [layer for layer in weighted_layers(model) if isinstance(layer, keras.layers.Conv2D)]
+    # tfcam.metrics.weighted_layers: leaf layers in graph order, nested models opened
+    convs = [layer for layer in api.metrics().weighted_layers(model) if isinstance(layer, keras.layers.Conv2D)]
     for layer in convs:
         layer.kernel.assign(he(layer.kernel.shape))
         if layer.use_bias:

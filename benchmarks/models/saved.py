@@ -12,8 +12,8 @@ with copies of the model's own layers, so the metrics mask the images in image s
 
 Its layers: those ``model.layers`` names (``shallow`` / ``mid`` / ``last``); the others are
 picked among the layers tfcam can explain, those with a (batch, height, width, channels)
-output (tfcam's own list, `tfcam.layer_lookup`): ``last``, tfcam's default (the last such
-layer); ``shallow`` and ``mid``, the last layer at 1/4 and at 1/8 of the input's size (where
+output (tfcam's own list, `tfcam.explainable_layers`): ``last``, tfcam's default (the last
+such layer); ``shallow`` and ``mid``, the last layer at 1/4 and at 1/8 of the input's size (where
 the zoo's VGG16 and ResNet50 choices sit), or at 1/3 and 2/3 of the list when the sizes do
 not tell them apart (a small net).
 """
@@ -116,19 +116,18 @@ def _size(shape):
 def pick_layers(model) -> dict:
     """shallow / mid / last -> the layer picked as the module docstring says; {} for a model
     with no (batch, height, width, channels) layer."""
-    from tfcam import graph
-    from tfcam.layer_lookup import _cam_taps, default_layer
+    import tfcam
 
-    program = graph.trace(model)
-    in_shape = tuple(program.input_shapes[0])
+    explainable = tfcam.explainable_layers(model)  # in execution order, one per path
+    in_shape = tuple(model.inputs[0].shape)
     # preprocessing steps keep the input's shape: they are not the model's layers
-    taps = [t for t in _cam_taps(program, (2,)) if tuple(t.shape[1:]) != in_shape[1:]]
-    if not taps:
+    found = [e for e in explainable if tuple(e.shape[1:]) != in_shape[1:]]
+    if not found:
         return {}
-    paths = list(dict.fromkeys(t.path for t in taps))
-    last = default_layer(program).path
+    paths = [e.path for e in found]
+    last = next((e.path for e in explainable if e.default), None)
     paths = paths[:paths.index(last) + 1] if last in paths else paths
-    size_of = {t.path: _size(t.shape) for t in taps}
+    size_of = {e.path: _size(e.shape) for e in found}
     picked = {"last": len(paths) - 1}
     full = _size(in_shape)
     for choice, fraction in SIZE_FRACTION.items():

@@ -215,12 +215,14 @@ def _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress, c
 
 def _deterministic_ops() -> None:
     """TensorFlow's deterministic kernels (JAX's are deterministic on CPU already). Reached
-    through the backend Keras loaded (``tfcam.backend.NAME``), not imported here."""
+    through the backend Keras loaded (``keras.backend.backend()``), not imported here."""
     import sys
 
-    from tfcam import backend
-    native = sys.modules.get(backend.NAME)
-    if backend.NAME == "tensorflow" and native is not None:
+    import keras
+
+    name = keras.backend.backend()
+    native = sys.modules.get(name)
+    if name == "tensorflow" and native is not None:
         try:
             native.config.experimental.enable_op_determinism()
         except Exception:  # noqa: BLE001, S110 - already configured

@@ -4,12 +4,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-HIGHER_IS_BETTER = {
-    "iou": True, "pointing_game": True, "energy_pointing_game": True, "loc_delta": True,
-    "class_sensitivity": True, "average_drop": False, "increase_in_confidence": True,
-    "deletion": False, "insertion": True, "win_percent": True, "best_of_all": True, "spearman_vs_tfcam": True,
-    "images_per_second": True, "ratio_to_reference": False, "first_call_seconds": False,
-}
 TASK_METRICS = {
     "localization": ["iou", "pointing_game", "energy_pointing_game", "loc_delta", "class_sensitivity"],
     "faithfulness": ["average_drop", "increase_in_confidence", "win_percent", "best_of_all", "deletion",
@@ -31,7 +25,23 @@ def loc_delta_labels() -> dict:
     return {d: f"Loc(δ={d:g}) [{', '.join(names)}]" for d, names in sorted(papers.items())}
 
 
-HIGHER_IS_BETTER.update({label: True for label in loc_delta_labels().values()})
+# Directions of the metrics only the benchmark has (tfcam cannot know them); every other
+# metric's is tfcam's own table, tfcam.metrics.HIGHER_IS_BETTER. No name is in both.
+BENCHMARK_HIGHER_IS_BETTER = {
+    "best_of_all": True, "spearman_vs_tfcam": True, "grid_localization": True, "grid_pointing": True,
+    "images_per_second": True, "ratio_to_reference": False, "first_call_seconds": False,
+    **{label: True for label in loc_delta_labels().values()},
+}
+
+
+def higher_is_better(metric: str) -> bool:
+    """Whether a larger ``metric`` is better: the benchmark's own metrics
+    (``BENCHMARK_HIGHER_IS_BETTER``), else tfcam's (``tfcam.metrics.HIGHER_IS_BETTER``); a
+    KeyError for a metric neither knows."""
+    if metric in BENCHMARK_HIGHER_IS_BETTER:
+        return BENCHMARK_HIGHER_IS_BETTER[metric]
+    from tfcam.metrics import HIGHER_IS_BETTER
+    return HIGHER_IS_BETTER[metric]
 
 
 def deltas(df: pd.DataFrame) -> pd.Series:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import HIGHER_IS_BETTER, TASK_METRICS, deltas
+from benchmarks.report.common import TASK_METRICS, deltas, higher_is_better
 from benchmarks.report.stats import (
     MIN_TEST_IMAGES,
     p_text,
@@ -266,7 +266,7 @@ def separability_findings(results: pd.DataFrame) -> list:
                                  aggfunc="first").dropna()
             if wide.shape[1] < 3 or len(wide) == 0:
                 continue
-            higher = HIGHER_IS_BETTER[metric]
+            higher = higher_is_better(metric)
             means = wide.mean()
             ranks = means.rank(ascending=not higher, method="min")
             best = means.idxmax() if higher else means.idxmin()

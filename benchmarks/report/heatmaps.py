@@ -100,7 +100,7 @@ def make_heatmap_grids(maps: dict | None, results: pd.DataFrame | None = None, m
     layer choices) per model."""
     if maps is None:
         return []
-    from tfcam.visualize.grid_figure import grid
+    from tfcam.visualize import grid
     ref = maps["images"]
     height, width = ref["images"].shape[1:3]
     failures = _map_failures(results)

@@ -63,16 +63,16 @@ def _hydra_runtime():
 
 def _device() -> str:
     """The accelerator Keras computes on (its kind, e.g. 'NVIDIA H100 80GB HBM3'), or 'CPU'.
-    Asked through Keras and the backend module it loaded (``tfcam.backend.NAME``)."""
+    Asked through Keras and the backend module it loaded (``keras.backend.backend()``)."""
     import keras
 
-    from tfcam import backend
+    name = keras.backend.backend()
     devices = [d for d in keras.distribution.list_devices() if not str(d).lower().startswith("cpu")]
     if not devices:
         return "CPU"
-    native = sys.modules.get(backend.NAME)
+    native = sys.modules.get(name)
     try:
-        if backend.NAME == "jax":
+        if name == "jax":
             device = native.devices()[0]
             return f"{device.device_kind} ({device.platform}, jax {native.__version__})"
         gpus = native.config.list_physical_devices("GPU")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import HIGHER_IS_BETTER, fmt, sort_key
+from benchmarks.report.common import fmt, higher_is_better, sort_key
 
 # Win % (Chattopadhyay et al., 2018, Grad-CAM++): the share of images on which a method's
 # Average Drop is below that of Grad-CAM, the reference every row is compared with.
@@ -120,7 +120,7 @@ def metric_table(results: pd.DataFrame, task: str, metrics: list) -> pd.DataFram
             row["note"] = ""
         out.append(row)
     df = sort_key(pd.DataFrame(out))
-    arrows = {m: f"{LABELS.get(m, m)} {'↑' if HIGHER_IS_BETTER.get(m, True) else '↓'}" for m in metrics}
+    arrows = {m: f"{LABELS.get(m, m)} {'↑' if higher_is_better(m) else '↓'}" for m in metrics}
     return df.rename(columns=arrows)
 
 

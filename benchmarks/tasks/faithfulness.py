@@ -3,7 +3,7 @@ Grad-CAM++), deletion and insertion AUC with their curves (Petsiuk et al., BMVC 
 Win % is computed across methods in the report, from the per-image drops.
 
 Masked pixels take ``metrics.masking.fill`` (:mod:`tfcam.fill`; the ``fill`` column of every
-row): the Average Drop / Increase masks and deletion's baseline. Insertion keeps RISE's
+row): the Average Drop / Increase masks and deletion's fill. Insertion keeps RISE's
 blurred start whatever the fill. ``original_confidence`` rows hold each image's unmasked
 probability Y of the explained class (the denominator of Average Drop): where it is
 saturated (1.0) masking either destroys the confidence or leaves it whole."""
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from benchmarks import api, maps
 from benchmarks.driver import Output
-from benchmarks.explainers import fill_label, masking_fill
+from benchmarks.method_adapters import fill_label, masking_fill
 
 name = "faithfulness"
 family = maps.FAMILY
@@ -58,17 +58,17 @@ def evaluate(run, unit, inputs) -> Output:
     def add(metric, values):
         rows.extend({**base, "image": int(i), "metric": metric, "value": float(v)} for i, v in zip(idx, values))
 
-    if s.get("average_drop", True) or s.get("increase_in_confidence", True):
+    if s.average_drop or s.increase_in_confidence:
         # One pass over original and masked images serves both metrics.
         drop = m.average_drop(run.model, images, batch, targets, fill=fill)
         # Y per image: saturated confidences (1.0) leave Average Drop little to tell apart
         add("original_confidence", drop.extras["original"])
-        if s.get("average_drop", True):
+        if s.average_drop:
             add("average_drop", drop.values)
-        if s.get("increase_in_confidence", True):
+        if s.increase_in_confidence:
             original, masked = drop.extras["original"], drop.extras["masked"]
             add("increase_in_confidence", 100.0 * (original < masked))
-    steps = {c: int(s.get(f"{c}_steps", 16) or 0) for c in CURVES}
+    steps = {c: int(getattr(s, f"{c}_steps") or 0) for c in CURVES}
     wanted = [c for c in CURVES if steps[c]]
     # one pass over both curves when their step counts agree
     groups = [tuple(wanted)] if len({steps[c] for c in wanted}) == 1 else [(c,) for c in wanted]
@@ -76,7 +76,7 @@ def evaluate(run, unit, inputs) -> Output:
     for which in groups:
         # deletion removes pixels to the fill; insertion starts from RISE's blur (its default)
         for res in m.deletion_insertion(run.model, images, batch, targets, steps=steps[which[0]], which=which,
-                                        deletion_baseline=fill):
+                                        deletion_fill=fill):
             add(res.name, res.values)
             fraction = res.extras["fraction"]
             for i, curve in zip(idx, res.curves):

@@ -52,24 +52,15 @@ def pointing_hits(maps, masks) -> np.ndarray:
     return hits & (flat.max(1) > 0)[:, None]
 
 
-def resize_bilinear(maps, size) -> np.ndarray:
-    """(N, h, w) -> (N, H, W), half-pixel centres, clamped at the edges: tfcam's own
-    interpolation weights (`tfcam._maps.interpolation_matrix`, as it upsamples), in numpy."""
-    from tfcam._maps import interpolation_matrix
-    out = np.asarray(maps, np.float32)
-    for in_size, out_size in zip(out.shape[1:], size):
-        # contracting axis 1 appends the resized axis last: after every axis, order is restored
-        out = np.tensordot(out, interpolation_matrix(int(out_size), int(in_size)), axes=[[1], [1]])
-    return out
-
-
 def attribution(explainer, maps, size, energy: str = "raw") -> np.ndarray:
-    """The map the scores use: the explainer's last raw map (positive part, resized), or
+    """The map the scores use: the explainer's last raw map (positive part, resized as tfcam
+    resizes its maps: :func:`tfcam.visualize.resize_maps`), or
     ``maps`` when it has none or ``energy="maps"``."""
     raw = getattr(getattr(explainer, "last", None), "raw", None)
     if energy != "raw" or raw is None or isinstance(raw, list) or np.ndim(raw) != 3:
         return np.asarray(maps, np.float32)
-    return resize_bilinear(np.maximum(np.asarray(raw, np.float32), 0.0), size)
+    from tfcam.visualize import resize_maps
+    return resize_maps(np.maximum(np.asarray(raw, np.float32), 0.0), size)
 
 
 # ------------------------------------------------------------------ the task
@@ -81,7 +72,7 @@ def units(run) -> list:
     if not has_grids(run.data):
         run.log(f"[tfcam-bench] grid_pointing skipped: data set {run.data.name} has no grids (dataset=grid)")
         return []
-    n = run.settings(name).get("n_images")
+    n = run.settings(name).n_images
     index = np.arange(min(int(n), len(run.data)) if n else len(run.data))
     out = []
     for pos, (method_cfg, choice, layer) in enumerate(run.plan(name)):
@@ -96,7 +87,7 @@ def units(run) -> list:
 def evaluate(run, unit, inputs) -> Output:
     method_cfg, layer, idx = unit.payload
     data = run.data
-    energy = str(run.settings(name).get("energy", "raw"))
+    energy = str(run.settings(name).energy)
     explainer = run.explainer(method_cfg, layer)
     rows = []
     for cell in range(data.cell_labels.shape[1]):

@@ -22,7 +22,7 @@ LOC_DELTAS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 @dataclass
 class Settings:
-    iou_threshold: Any = "otsu"
+    map_threshold: Any = "otsu"  # the map's threshold for IoU (a number or "otsu")
     pointing_tolerance: Any = "auto"   # pixels; auto: the published 15 px at 224, scaled
     loc_delta: Any = field(default_factory=lambda: list(LOC_DELTAS))  # one δ or a list of δ
     class_sensitivity: bool = True
@@ -30,7 +30,7 @@ class Settings:
 
 
 def pointing_tolerance(settings, image_size: int) -> float:
-    tol = settings.get("pointing_tolerance", "auto")
+    tol = settings.pointing_tolerance
     if tol in (None, "auto"):
         return 15.0 * image_size / 224.0  # the published 15 px at 224, scaled
     return float(tol)
@@ -38,7 +38,7 @@ def pointing_tolerance(settings, image_size: int) -> float:
 
 def loc_deltas(settings) -> list:
     """The δ of Loc(δ) as a list of floats (a single number is one δ)."""
-    value = settings.get("loc_delta", LOC_DELTAS)
+    value = settings.loc_delta
     if isinstance(value, (int, float)):
         value = [value]
     return [float(d) for d in value]
@@ -64,7 +64,7 @@ def evaluate(run, unit, inputs) -> Output:
     base = unit.row
     batch = value.maps
     results = [
-        ("iou", m.iou(batch, masks, threshold=s.get("iou_threshold", "otsu")).values),
+        ("iou", m.iou(batch, masks, threshold=s.map_threshold).values),
         ("pointing_game", m.pointing_game(batch, masks, tolerance=pointing_tolerance(s, data.image_size[0])).values),
         ("energy_pointing_game", m.energy_pointing_game(batch, masks).values),
     ]
@@ -73,7 +73,7 @@ def evaluate(run, unit, inputs) -> Output:
     deltas = loc_deltas(s)
     rows += loc_delta_rows(base, idx, m.loc_delta_curve(batch, masks, deltas).curves, deltas)
     pairs = np.flatnonzero(data.second_labels[idx] >= 0)
-    if s.get("class_sensitivity", True) and run.class_labels and len(pairs):
+    if s.class_sensitivity and run.class_labels and len(pairs):
         pidx = np.asarray(idx)[pairs]
         a, b = data.masks[pidx], data.second_masks[pidx]
         forward = m.class_sensitivity(batch[pairs], a, b).values

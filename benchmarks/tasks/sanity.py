@@ -4,10 +4,11 @@ Each step explains a randomized *clone* with an explainer built afresh for it, a
 the maps with the trained model's. A method whose similarity stays high while the weights are
 destroyed fails the check. As in the paper, the maps are compared signed and in absolute value:
 
-* ``spearman``: Spearman rank correlation of each method's *signed* map
-  (:func:`benchmarks.explainers.signed_maps`: the Grad-CAM family before its ReLU, the signed
-  gradient, Input×Gradient / Integrated Gradients / LRP / Relevance-CAM's raw map ...; the
-  tf-keras-vis methods give only their [0, 1] maps, so theirs equals ``spearman_abs``);
+* ``spearman``: Spearman rank correlation of each method's *signed* map (:func:`signed_maps`:
+  tfcam's ``Explanation.signed``, the map before any ReLU or absolute value: the Grad-CAM
+  family's sum_k w_k A^k, the channel sum of the input-space methods' attributions,
+  Relevance-CAM's and occlusion's raw map ...; the tf-keras-vis methods and the reference maps
+  give only their [0, 1] maps, so theirs equals ``spearman_abs``);
 * ``spearman_abs``, ``ssim``, ``hog_spearman``: on the maps every task uses (in [0, 1], the
   method's own normalization of its absolute or positive evidence).
 """
@@ -19,7 +20,7 @@ import numpy as np
 
 from benchmarks import api
 from benchmarks.driver import Output, Unit
-from benchmarks.explainers import make_explainer, masking_fill, signed_maps, unit_maps
+from benchmarks.method_adapters import make_explainer, masking_fill, unit_maps
 
 name = "sanity"
 family = name
@@ -34,6 +35,16 @@ class Settings:
     modes: list[str] = field(default_factory=lambda: ["cascading", "independent"])
     n_images: int = 8
     max_steps: int | None = None   # null: randomize every conv/dense layer; N: N of them from the top
+
+
+def signed_maps(explainer, maps) -> np.ndarray:
+    """The signed maps of the explainer's last call, at the resolution the method has (the same
+    for the trained and the randomized model): a tfcam method's ``Explanation.signed``; the
+    [0, 1] ``maps`` of the others (tf-keras-vis, the reference maps), which have no more."""
+    signed = getattr(getattr(explainer, "last", None), "signed", None)
+    if signed is None or isinstance(signed, list):
+        return np.asarray(maps, np.float32)
+    return np.asarray(signed, np.float32)
 
 
 def randomized_layers(model, max_steps=None) -> list:
@@ -66,20 +77,20 @@ def evaluate(run, unit, inputs) -> Output:
     idx = np.arange(min(int(s.n_images), len(run.data)))
     images, targets = run.data.images[idx], run.targets[idx]
     if "sanity_layers" not in run.cache:
-        run.cache["sanity_layers"] = randomized_layers(run.model, s.get("max_steps"))
-    bs = int(run.cfg.get("batch_size", 16))
+        run.cache["sanity_layers"] = randomized_layers(run.model, s.max_steps)
+    bs = int(run.cfg.batch_size)
 
     signed = []   # the signed maps of each call: the trained model's, then one per step
 
     def explain_fn(model, x, t):
         explainer = make_explainer(method_cfg, model, layer, bs, fill=masking_fill(run.cfg))
         maps = unit_maps(explainer(x, np.asarray(t), idx), len(x), x.shape[1:3])
-        signed.append(np.nan_to_num(signed_maps(explainer, model, layer, x, t, maps)))
+        signed.append(np.nan_to_num(signed_maps(explainer, maps)))
         return maps
 
     metrics = api.metrics()
     frame = metrics.randomization_test(run.model, images, explain_fn, targets=targets, mode=mode,
-                                       layers=run.cache["sanity_layers"], seed=int(run.cfg.get("seed", 0)),
+                                       randomized_layers=run.cache["sanity_layers"], seed=int(run.cfg.seed),
                                        metrics=UNIT_SIMILARITIES)
     rows = []
     for r in frame.itertuples():

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks import api
-from benchmarks.driver import Output, Unit
-from benchmarks.util import error_text
+from benchmarks.driver import Output, Unit, error_text
 
 name = "shattered_gradients"
 family = name
@@ -26,7 +25,7 @@ class Settings:
 
 
 def stage_layers(run) -> list:
-    layers = run.settings(name).get("layers") or run.model_cfg.get("stages") or list(run.model_cfg.layers.values())
+    layers = run.settings(name).layers or run.model_cfg.get("stages") or list(run.model_cfg.layers.values())
     return [str(x) for x in layers]
 
 

@@ -28,9 +28,8 @@ import numpy as np
 
 from benchmarks import api, passes
 from benchmarks.driver import Output, Unit
-from benchmarks.explainers import make_explainer, masking_fill
+from benchmarks.method_adapters import make_explainer, masking_fill
 from benchmarks.models import zoo
-from benchmarks.util import as_list
 
 name = "speed"
 family = name
@@ -48,6 +47,15 @@ class Settings:
 PERTURBATION_METHODS = ("score_cam", "ablation_cam", "occlusion")
 # inputs per image of the gradient methods that run several (tfcam's defaults)
 PASSES_PER_IMAGE = {"smooth_grad": ("samples", 25), "integrated_gradients": ("steps", 32)}
+
+
+def as_list(value) -> list:
+    """A setting given as one value or a list, as a list (None: empty)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [value]
+    return list(value)
 
 
 def median_seconds(fn, repeats: int) -> float:

@@ -23,6 +23,20 @@ def test_default_composition_is_the_smoke_experiment():
     assert cfg.get("model") is None and cfg.get("method") is None
 
 
+def test_task_settings_have_one_home_the_settings_dataclasses():
+    """Without an experiment, every metrics.<task> composes to its task's Settings defaults
+    (and metrics.masking to MaskingConfig's): conf/metrics/default.yaml repeats none of them."""
+    from benchmarks.schema import MaskingConfig
+    from benchmarks.tasks import TASKS
+    cfg = compose(["~experiment"])
+    for name, task in TASKS.items():
+        assert OmegaConf.to_container(cfg.metrics[name]) == OmegaConf.to_container(
+            OmegaConf.structured(task.Settings())), name
+    assert OmegaConf.to_container(cfg.metrics.masking) == OmegaConf.to_container(OmegaConf.structured(MaskingConfig()))
+    assert set(cfg.metrics) == {*TASKS, "masking"}
+    assert not OmegaConf.load(CONF / "metrics" / "default.yaml"), "conf/metrics/default.yaml repeats a default"
+
+
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_group_member_composes(group):
     members = names(group)
@@ -171,19 +185,19 @@ def test_schema_rejects_unknown_keys_and_methods_instantiate():
     with pytest.raises(ConfigCompositionException):
         compose(["batch_size=many"])
     cfg = compose(["method=gaussian"])
-    assert cfg.method._target_ == "benchmarks.explainers.build_explainer"
+    assert cfg.method._target_ == "benchmarks.method_adapters.build_explainer"
     import numpy as np
 
-    from benchmarks.explainers import make_explainer
+    from benchmarks.method_adapters import make_explainer
     maps = make_explainer(cfg.method, None, None)(np.zeros((2, 8, 8, 3), "float32"), [0, 0], [0, 1])
     assert maps.shape == (2, 8, 8)
 
 
 def test_a_method_config_cannot_name_code_to_call(tmp_path):
     """instantiate() calls whatever `_target_` names: only the explainer factory is taken."""
-    from benchmarks.explainers import make_explainer
+    from benchmarks.method_adapters import make_explainer
     marker = tmp_path / "ran"
     cfg = {"_target_": "pathlib.Path.touch", "self": str(marker), "id": "evil"}
-    with pytest.raises(ValueError, match="_target_ must be benchmarks.explainers.build_explainer"):
+    with pytest.raises(ValueError, match="_target_ must be benchmarks.method_adapters.build_explainer"):
         make_explainer(cfg, model=None, layer=None)
     assert not marker.exists()

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks.app import run
 from benchmarks.configs import load_group
-from benchmarks.explainers import fill_label, make_explainer, masking_fill, with_fill
+from benchmarks.method_adapters import fill_label, make_explainer, masking_fill, with_fill
 from benchmarks.results import read_table
 from benchmarks.tasks import RESULT_COLUMNS, faithfulness
 from tests.benchmarks.conftest import compose, tiny_overrides
@@ -35,7 +35,7 @@ def test_unknown_fill_stops_the_faithfulness_task_with_the_choices():
 
 # ---------------------------------------------------------------- the methods that mask
 @pytest.mark.parametrize("method, option", [("score_cam", "fill"), ("score_cam_fast", "fill"),
-                                            ("score_cam_fast_std", "fill"), ("occlusion", "baseline")])
+                                            ("score_cam_fast_std", "fill"), ("occlusion", "fill")])
 def test_tfcam_methods_that_mask_get_the_fill(method, option):
     cfg = load_group("method", method)
     filled = with_fill(cfg, "mean")

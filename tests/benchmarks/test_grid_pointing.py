@@ -8,6 +8,7 @@ import pytest
 from benchmarks.data import grid
 from benchmarks.tasks import TASKS
 from benchmarks.tasks import grid_pointing as gp
+from tfcam.visualize import resize_maps
 
 
 # ------------------------------------------------------------------ scores
@@ -32,16 +33,6 @@ def test_pointing_hits_reference():
     maps[1, 1, 7] = 1.0           # top-right: cell 1
     hits = gp.pointing_hits(maps, masks)
     np.testing.assert_array_equal(hits, [[0, 0, 1, 0], [0, 1, 0, 0], [0, 0, 0, 0]])  # all-zero map: no hit
-
-
-def test_resize_bilinear_matches_keras():
-    from keras import ops
-    rng = np.random.default_rng(1)
-    raw = rng.normal(size=(2, 7, 7)).astype(np.float32)
-    ours = gp.resize_bilinear(raw, (224, 224))
-    ref = np.asarray(ops.image.resize(raw[..., None], (224, 224), interpolation="bilinear",
-                                      antialias=False))[..., 0]
-    np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 
 # ------------------------------------------------------------------ grids
@@ -125,14 +116,14 @@ class _CellExplainer:
             k = int(np.flatnonzero(self.data.cell_labels[i] == t)[0])
             raw[j, k // 2, k % 2] = self.weight
         self.last = SimpleNamespace(raw=raw)
-        return gp.resize_bilinear(raw / raw.max(), self.data.image_size)
+        return resize_maps(raw / raw.max(), self.data.image_size)
 
 
 def _run(data, explainer, energy="raw"):
     def explain(method_cfg, layer, idx, targets=None):
         return explainer.explain(idx, targets)
     return SimpleNamespace(
-        data=data, log=lambda *a: None, settings=lambda name: {"n_images": None, "energy": energy},
+        data=data, log=lambda *a: None, settings=lambda name: gp.Settings(energy=energy),
         plan=lambda name: [(SimpleNamespace(id="m", library="tfcam"), "last", "conv")],
         batches=lambda index: [index[:4], index[4:]],
         unit=lambda *parts: "|".join(map(str, parts)),
@@ -151,7 +142,7 @@ def test_task_scores(tmp_path):
     share = [r["value"] for r in rows if r["metric"] == "grid_localization"]
     hits = [r["value"] for r in rows if r["metric"] == "grid_pointing"]
     # the raw 2x2 map upsampled bilinearly: the right cell's share, computed independently
-    up = gp.resize_bilinear(np.array([[[9.0, 1.0], [1.0, 1.0]]]), (32, 32))[0]
+    up = resize_maps(np.array([[[9.0, 1.0], [1.0, 1.0]]]), (32, 32))[0]
     expected = up[:16, :16].sum() / up.sum()
     np.testing.assert_allclose(share, expected, rtol=1e-5)
     assert all(h == 1.0 for h in hits)

@@ -21,6 +21,7 @@ DELTAS = [0.0, 0.5, 0.9]
 
 # ---------------------------------------------------------------- 1. the task's rows
 def _fake_run(masks, settings):
+    settings = localization.Settings(**settings)  # the task's defaults, these changed
     n = len(masks)
     data = types.SimpleNamespace(masks=masks, image_size=masks.shape[1:], second_labels=-np.ones(n, int),
                                  second_masks=np.zeros_like(masks))
@@ -70,7 +71,7 @@ def test_one_number_is_one_delta_and_the_default_is_the_grid_0_to_0_9(maps_and_m
     rows = _evaluate(maps, masks, {"loc_delta": 0.5, "class_sensitivity": False})
     assert {r["delta"] for r in rows if r["metric"] == "loc_delta"} == {0.5}
     grid = [round(0.1 * k, 1) for k in range(10)]
-    assert localization.loc_deltas(localization.Settings().__dict__) == grid
+    assert localization.loc_deltas(localization.Settings()) == grid
     assert localization.loc_deltas(compose([]).metrics.localization) == grid
 
 

@@ -43,12 +43,14 @@ def test_sanity_signed_spearman_compares_signed_maps(sanity_table, method):
 
 
 def test_signed_map_of_grad_cam_is_before_its_relu(cache_dir):
-    """Grad-CAM's signed map is sum_k w_k A^k; its ReLU is Grad-CAM's raw map."""
+    """The sanity task's signed map of Grad-CAM is tfcam's Explanation.signed, sum_k w_k A^k:
+    its ReLU is Grad-CAM's raw map; a map without one (tf-keras-vis, reference) is its maps."""
     pytest.importorskip("tfcam.metrics")
     import keras
 
     from benchmarks.data.synthetic import SyntheticSpec, generate
-    from benchmarks.explainers import make_explainer, signed_maps
+    from benchmarks.method_adapters import make_explainer
+    from benchmarks.tasks.sanity import signed_maps
 
     inputs = keras.Input((16, 16, 3))
     a = keras.layers.Conv2D(4, 3, padding="same", name="conv")(inputs)
@@ -59,10 +61,17 @@ def test_signed_map_of_grad_cam_is_before_its_relu(cache_dir):
     explainer = make_explainer(method, model, "conv", batch_size=4)
     t = np.array([0, 1, 2])
     maps = explainer(x, t, np.arange(3))
-    signed = signed_maps(explainer, model, "conv", x, t, maps)
+    signed = signed_maps(explainer, maps)
     raw = explainer.last.raw
     assert signed.shape == raw.shape and (signed < 0).any()
     np.testing.assert_allclose(np.maximum(signed, 0), raw, atol=1e-5)
+    activations = np.asarray(keras.Model(inputs, a)(x))
+    np.testing.assert_allclose(signed, np.einsum("nk,nhwk->nhw", explainer.last.channel_weights, activations),
+                               atol=1e-5)
+    reference = make_explainer({"id": "gaussian", "library": "baseline", "name": "centered_gaussian",
+                                "layerwise": False}, model, None)
+    unit = reference(x, t, np.arange(3))
+    np.testing.assert_array_equal(signed_maps(reference, unit), np.asarray(unit, np.float32))
 
 
 # ---------------------------------------------------------------- 2. both curve lengths

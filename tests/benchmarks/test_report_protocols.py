@@ -230,3 +230,25 @@ def test_the_all_or_nothing_line_says_whether_the_confidences_are_saturated(tabl
         rows += faith("m", method, choice, np.full(n, confidence), metric="original_confidence")
     (line,) = [ln for ln in findings.separability_findings(table(rows)) if "average_drop" in ln]
     assert says in line
+
+
+# 5. Metric directions ------------------------------------------------------------------------
+
+def test_every_metric_the_report_shows_has_a_direction_and_one_home():
+    """The report reads tfcam's table (tfcam.metrics.HIGHER_IS_BETTER) and keeps only the
+    benchmark's own metrics; each metric a table shows with an arrow has a direction."""
+    from tfcam.metrics import HIGHER_IS_BETTER
+
+    from benchmarks.report import common
+    assert not set(common.BENCHMARK_HIGHER_IS_BETTER) & set(HIGHER_IS_BETTER), "a direction kept twice"
+    shown = {m for metrics in common.TASK_METRICS.values() for m in [*metrics, *common.paper_metrics(metrics)]}
+    missing = []
+    for metric in sorted(shown):
+        try:
+            assert isinstance(common.higher_is_better(metric), bool)
+        except KeyError:
+            missing.append(metric)
+    assert not missing, f"no direction for {missing}"
+    assert common.higher_is_better("average_drop") is False and common.higher_is_better("iou") is True
+    with pytest.raises(KeyError):
+        common.higher_is_better("no_such_metric")

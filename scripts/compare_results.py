@@ -24,8 +24,9 @@ import pandas as pd
 
 KEYS = ["experiment", "task", "model", "dataset", "method", "library", "layer_choice", "layer",
         "image", "metric"]
-SETTINGS = ["weights", "on_inaccurate", "first_image", "n_images", "counterpart", "mode", "step",
-            "randomized_layer", "relevance_method", "ablation_method", "batch_size", "precision"]
+SETTINGS = ["weights", "on_inaccurate", "first_image", "n_images", "delta", "fill", "cell",
+            "counterpart", "mode", "step", "randomized_layer", "relevance_method",
+            "ablation_method", "batch_size", "precision"]
 
 # Method ids of tfcam 0.1 -> the snake_case ids (tf-keras-vis' ids keep their tkv_ prefix).
 RENAMED = {"gradcampp": "grad_cam_pp", "scorecam_fast": "score_cam_fast",

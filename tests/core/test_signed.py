@@ -17,6 +17,9 @@ CHANNEL_SUMS = ("saliency", "smooth_grad", "guided_backprop", "deconvnet", "guid
 @pytest.fixture(scope="module")
 def setup():
     model = nets.gap_dense()
+    head = model.get_layer("head")  # mixed signs: every CAM with signed weights has negatives
+    kernel = np.array([[1.0, -1.0, 0.5], [-1.0, 1.0, -0.5], [0.5, 0.5, 1.0], [-0.5, -1.0, -1.0]])
+    head.set_weights([kernel.astype("float32"), np.zeros(3, "float32")])
     x = nets.images(n=2)
     a, g, _ = tfcam.layer_gradients(model, x, "conv", targets=[0, 2])
     return model, x, np.asarray(a), np.asarray(g)

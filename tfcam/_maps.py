@@ -33,6 +33,15 @@ def minmax(maps):
     return ops.where(span > 0, (maps - low) / safe_span, ops.zeros_like(maps))
 
 
+def host_minmax(maps, axes) -> np.ndarray:
+    """`minmax` on the host, in float64, over `axes` (numpy; the metrics' comparisons)."""
+    m = np.asarray(maps, dtype=np.float64)
+    low = m.min(axis=axes, keepdims=True)
+    span = m.max(axis=axes, keepdims=True) - low
+    safe = np.where(span > 0, span, 1.0)
+    return np.where(span > 0, (m - low) / safe, 0.0)
+
+
 def interpolation_matrix(out_size: int, in_size: int) -> np.ndarray:
     """(out, in) float32 weights of linear interpolation along one axis.
 

@@ -6,23 +6,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tfcam._maps import host_minmax
+
 from ._ranks import spearman
 
 SIMILARITIES = ("spearman_abs", "spearman", "ssim", "hog_spearman")
 
 
-def minmax(m: np.ndarray) -> np.ndarray:
-    """(m - min) / (max - min) per map over the last two axes; 0 where max == min."""
-    m = np.asarray(m, dtype=np.float64)
-    lo = m.min(axis=(-2, -1), keepdims=True)
-    span = m.max(axis=(-2, -1), keepdims=True) - lo
-    safe = np.where(span > 0, span, 1.0)
-    return np.where(span > 0, (m - lo) / safe, 0.0)
-
-
 def _unit(m: np.ndarray) -> np.ndarray:
     """Maps already in [0, 1] are kept; others are min-max normalized (0 if constant)."""
-    return m if (m.min() >= 0 and m.max() <= 1) else minmax(m)
+    return m if (m.min() >= 0 and m.max() <= 1) else host_minmax(m, axes=(-2, -1))
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:

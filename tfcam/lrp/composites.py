@@ -17,7 +17,9 @@ Presets fold BatchNorm into the preceding linear layer (`canonize=True`).
 Built-in rules: activations, BatchNorm, Dropout/noise, Rescaling/Normalization, Identity pass
 relevance through; Flatten, Reshape, Permute, padding, cropping, up-sampling and Concatenate
 use the gradient (an exact reshape / crop / slice); max pooling is winner-take-all; average
-pooling, Add, Subtract and Average split relevance in proportion to their inputs.
+pooling, Add, Subtract, Average and InceptionResNetV2's scaled residual (`CustomScaleLayer`)
+split relevance in proportion to their inputs; Multiply of a signal and gates
+(squeeze-and-excitation, hard-swish) gives it all to the signal (`GatedProduct`).
 
 For a layer class of your own, one line: `tfcam.lrp.register_rule(MyLayer, rules.Epsilon())`.
 Registered rules apply to that class and its subclasses in every composite (and override
@@ -113,6 +115,7 @@ _GRADIENT = rules.Gradient()
 _WTA = rules.WinnerTakesAll()
 _PROPORTIONAL = rules.Proportional()
 _ZERO = rules.Zero()
+_GATED = rules.GatedProduct()
 
 _L = keras.layers
 BUILTIN: list[tuple[tuple, rules.Rule]] = [
@@ -132,6 +135,11 @@ BUILTIN: list[tuple[tuple, rules.Rule]] = [
       _L.GlobalAveragePooling1D, _L.GlobalAveragePooling2D, _L.GlobalAveragePooling3D,
       _L.Add, _L.Subtract, _L.Average), _PROPORTIONAL),
     (_op_classes("keras.src.ops.numpy", ("Add", "Subtract", "Mean")), _PROPORTIONAL),
+    # x * gate (squeeze-and-excitation, hard-swish) and x * constant
+    ((_L.Multiply,) + _op_classes("keras.src.ops.numpy", ("Multiply",)), _GATED),
+    # InceptionResNetV2's residual `x + scale * branch`: linear in its inputs
+    (_op_classes("keras.src.applications.inception_resnet_v2", ("CustomScaleLayer",)),
+     _PROPORTIONAL),
 ]
 
 # Rules the user registered for layer classes: {class: rule}

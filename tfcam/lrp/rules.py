@@ -29,6 +29,7 @@ vector-Jacobian product per term.
 | `WinnerTakesAll()` | max pooling: all relevance to the maximum (the gradient of max) |
 | `Proportional()` | `R_i = x_i ⊙ vjp(op)(R / z)`: average pooling, Add, any linear op |
 | `GuidedReLU()` / `DeconvReLU()` | Guided Backprop / Deconvnet backward passes through ReLU |
+| `GatedProduct()` | `signal ⊙ gate` (squeeze-and-excitation, hard-swish): all to the signal, gates held constant |
 
 `Epsilon`, `Zero` and `Proportional` also work on layers without a `LinearMap` (they use the
 layer's own computation, bias included), which makes them the one-line choice for a custom
@@ -88,10 +89,14 @@ def _neg(x):
 
 
 class Rule:
-    """Base class: override `relevance_in`."""
+    """Base class: override `relevance_in` (and `check`, to refuse a site when the walk is
+    planned, before anything runs)."""
 
     def relevance_in(self, site, inputs, outputs, relevance_out) -> list:
         raise NotImplementedError
+
+    def check(self, site) -> None:
+        """Raise a ValueError when this rule cannot handle `site` (at planning time)."""
 
     def __repr__(self):
         params = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
@@ -105,6 +110,46 @@ class Pass(Rule):
     def relevance_in(self, site, inputs, outputs, relevance_out):
         _single(inputs, site, self)
         return [_single(relevance_out, site, self)]
+
+
+class GatedProduct(Rule):
+    """Signal-take-all for products of a signal and gates (Arras et al., 2017, for LSTM
+    gates; squeeze-and-excitation, hard-swish `x * hard_sigmoid(x)`, attention gates): the
+    gates are held constant, so all relevance goes to the signal (summed over the axes it
+    was broadcast along) and none to the gates. Conserves relevance.
+
+    `site.gates` says which inputs are gates (`tfcam.lrp.walk`: an input computed from
+    another input of the product, or the output of a sigmoid-like activation); exactly one
+    input must be the signal. A product of one tensor and constants is linear: all
+    relevance to that tensor.
+    """
+
+    def check(self, site) -> None:
+        signals = [i for i, gate in enumerate(site.gates) if not gate]
+        if len(signals) != 1:
+            raise ValueError(
+                f"LRP's gated-product rule needs one signal and gates at '{site.path}' "
+                f"({type(site.layer).__name__} of {len(site.gates)} inputs), but "
+                f"{len(signals)} of them are neither computed from another input of the "
+                "product nor the output of a sigmoid. Register a rule for this layer with "
+                "tfcam.lrp.register_rule (tfcam.lrp.rules.Epsilon() treats it as linear in "
+                "each input)."
+            )
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        r = _single(relevance_out, site, self)
+        return [ops.zeros_like(x) if gate else _unbroadcast(r, x.shape)
+                for x, gate in zip(inputs, site.gates)]
+
+
+def _unbroadcast(r, shape):
+    """`r` summed over the axes an input of `shape` was broadcast along."""
+    shape = tuple(shape)
+    extra = len(r.shape) - len(shape)
+    if extra:
+        r = ops.sum(r, axis=tuple(range(extra)))
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, r.shape)) if n == 1 and m != 1)
+    return ops.sum(r, axis=axes, keepdims=True) if axes else r
 
 
 class Gradient(Rule):

@@ -41,6 +41,7 @@ class Site:
     wanted: tuple  # per input: does its relevance go on down the walk
     folded: graph.Step | None = None  # the BatchNorm step folded into this linear step
     canonizer: BatchNormFolding | None = None
+    gates: tuple = ()  # per input: a gate of a product (see `gate_inputs`)
 
     @property
     def layer(self):
@@ -67,6 +68,42 @@ class Site:
     def forward(self, *inputs) -> list:
         """The step's own computation on `inputs` (a list of outputs)."""
         return self.step(*inputs)
+
+
+def gate_inputs(program: graph.Program, step: graph.Step) -> tuple:
+    """Per input of `step`: is it a gate? An input computed from another input of the step
+    (a squeeze-and-excitation gate from the block's input, hard_sigmoid(x) in x *
+    hard_sigmoid(x)), or the output of a sigmoid-like activation."""
+    keys = step.inputs
+    if len(keys) < 2:
+        return (False,) * len(keys)
+    return tuple(
+        any(o != k and _depends_on(program, k, o) for o in keys) or _gating(program, k)
+        for k in keys)
+
+
+_GATING = {"sigmoid", "hard_sigmoid"}
+
+
+def _gating(program: graph.Program, key: str) -> bool:
+    step = program.producer(key)
+    activation = None if step is None else step.activation
+    return getattr(activation, "__name__", None) in _GATING
+
+
+def _depends_on(program: graph.Program, key: str, ancestor: str) -> bool:
+    """Whether `key` is computed from `ancestor`."""
+    seen, todo = set(), [key]
+    while todo:
+        k = todo.pop()
+        if k == ancestor:
+            return True
+        step = program.producer(k)
+        if step is None or k in seen:
+            continue
+        seen.add(k)
+        todo.extend(step.inputs)
+    return False
 
 
 class Walk:
@@ -121,7 +158,10 @@ class Walk:
             else:
                 rule = composite.rule_for(step, first=first)
             fold = folds.get(step) if step in folds and folds[step] in folded_bn else None
-            sites.append(Site(step, rule, first, inputs_nonnegative, wanted, fold, canonizer))
+            site = Site(step, rule, first, inputs_nonnegative, wanted, fold, canonizer,
+                        gate_inputs(program, step))
+            rule.check(site)
+            sites.append(site)
         return sites
 
     def _describe(self, key: str) -> str:

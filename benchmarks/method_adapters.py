@@ -38,17 +38,16 @@ class TfcamExplainer:
         return np.asarray(self.last.maps, np.float32)
 
 
-# The tfcam methods that mask their input, and the option that takes the fill (tfcam.fill).
-# tf-keras-vis' Score-CAM has no such option: it multiplies the input by the mask (black).
-FILL_OPTIONS = {"score_cam": "fill", "occlusion": "fill"}
-
-
 def fill_option(method_cfg) -> str | None:
-    """The option of ``method_cfg`` that takes the masking fill (None: the method does not
-    mask, or it is not tfcam's)."""
+    """The option of ``method_cfg`` that takes the masking fill (`tfcam.fill`): ``fill``, for
+    the tfcam methods that take one (those that mask their input: Score-CAM, occlusion, and
+    any new one); None for the others and other libraries (tf-keras-vis' Score-CAM has no
+    such option: it multiplies the input by the mask, black)."""
     if str(method_cfg.get("library", "tfcam")) != "tfcam":
         return None
-    return FILL_OPTIONS.get(str(method_cfg.get("name")))
+    from tfcam.options import method_options
+    from tfcam.registry import lookup
+    return "fill" if "fill" in method_options(lookup(str(method_cfg.get("name")))) else None
 
 
 def masking_fill(cfg):
@@ -75,8 +74,8 @@ def with_fill(method_cfg, fill):
     import copy
 
     from omegaconf import open_dict
-    option = fill_option(method_cfg)
-    if fill is None or option is None or option in (method_cfg.get("options") or {}):
+    option = None if fill is None else fill_option(method_cfg)
+    if option is None or option in (method_cfg.get("options") or {}):
         return method_cfg
     filled = copy.deepcopy(method_cfg)  # the loaded config is cached: never changed in place
     with open_dict(filled):  # the schema types options as a dict; struct mode forbids new keys
@@ -103,7 +102,6 @@ def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32, f
     from omegaconf import OmegaConf
     if not OmegaConf.is_config(method_cfg):
         method_cfg = OmegaConf.create(dict(method_cfg))
-    method_cfg = with_fill(method_cfg, fill)
     if "_target_" not in method_cfg:
         method_cfg = OmegaConf.merge({"_target_": EXPLAINER_FACTORY}, method_cfg)
     elif method_cfg._target_ != EXPLAINER_FACTORY:
@@ -111,6 +109,7 @@ def make_explainer(method_cfg, model, layer: str | None, batch_size: int = 32, f
         raise ValueError(f"method {method_cfg.get('id')}: _target_ must be {EXPLAINER_FACTORY} (the "
                          f"only factory of explainers), got {method_cfg._target_!r}; a method config "
                          "names a library, a method and its options, never code to call")
+    method_cfg = with_fill(method_cfg, fill)
     from hydra.errors import InstantiationException
     try:
         return instantiate(method_cfg, _convert_="all", model=model, layer=layer, batch_size=batch_size)

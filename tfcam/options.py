@@ -36,7 +36,8 @@ def renamed_options(cls) -> dict[str, str]:
 def check_options(cls, options) -> None:
     """A TypeError naming unknown options, the method's options and close matches."""
     known = method_options(cls)
-    unknown = [name for name in options if name not in known and name not in renamed_options(cls)]
+    accepted = {*known, *renamed_options(cls)}  # old names still work, with a warning
+    unknown = [name for name in options if name not in accepted]
     if not unknown:
         return
     own = [name for name in known if name not in EXPLAIN_PARAMETERS]

@@ -56,30 +56,24 @@ def scatter(keep: np.ndarray, values: list[np.ndarray]) -> np.ndarray:
     return out
 
 
-def auto_chunk_size(program, input_shape, budget_bytes: int, largest: int = 256) -> int:
-    """How many perturbed inputs to run at once within `budget_bytes` of device memory.
+def auto_chunk_size(program, input_shape, budget_bytes: int, largest: int = 256,
+                    backward: bool = False) -> int:
+    """How many model inputs to run at once within `budget_bytes` of device memory.
 
     A forward pass holds the input and, at its peak, about three of the largest layer
-    outputs (a residual branch and its skip); float32. Powers of two, from 1 to `largest`.
+    outputs (a residual branch and its skip); a forward and backward pass (`backward`:
+    Integrated Gradients' path points, SmoothGrad's noisy copies) keeps every layer's
+    output and the input's gradient. float32; powers of two, from 1 to `largest`.
     """
     input_elements = int(np.prod(input_shape[1:]))
     sizes = [
-        np.prod(shape[1:]) for step in program.steps for shape in step.output_shapes
+        int(np.prod(shape[1:])) for step in program.steps for shape in step.output_shapes
         if all(d is not None for d in shape[1:])
     ]
-    biggest = max(sizes, default=0) or input_elements * 64  # unknown sizes: a rough guess
-    per_input = 4 * (input_elements + 3 * int(biggest))
+    if backward:
+        per_input = 4 * (2 * input_elements + (sum(sizes) or input_elements * 64))
+    else:  # unknown sizes: a rough guess
+        per_input = 4 * (input_elements + 3 * (max(sizes, default=0) or input_elements * 64))
     fitting = max(1, budget_bytes // per_input)
     return int(min(largest, 2 ** int(np.log2(fitting))))
 
-
-def gradient_chunk_size(program, input_shape, budget_bytes: int, largest: int = 256) -> int:
-    """How many model inputs one forward and backward pass may take within `budget_bytes`:
-    the backward pass keeps every layer's output of the forward (float32). Powers of two,
-    from 1 to `largest` (Integrated Gradients' path points, SmoothGrad's noisy copies)."""
-    input_elements = int(np.prod(input_shape[1:]))
-    kept = sum(int(np.prod(shape[1:])) for step in program.steps for shape in step.output_shapes
-               if all(d is not None for d in shape[1:])) or input_elements * 64
-    per_input = 4 * (2 * input_elements + kept)
-    fitting = max(1, budget_bytes // per_input)
-    return int(min(largest, 2 ** int(np.log2(fitting))))

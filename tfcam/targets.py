@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import keras
 import numpy as np
 from keras import ops
 
@@ -62,24 +63,23 @@ def _check_score_shape(score_fn, n: int, program: Program) -> None:
     on symbolic outputs (no computation) or else on zeros, so that a wrong shape is one clear
     error, not a backend's trace. A callable that runs on neither is checked when it runs
     (`scores_and_targets`)."""
-    import keras
-
-    shapes = [(n, *program.shape_of(k)[1:]) for k in program.output_keys]
-    shape = None
-    for make in (lambda s: keras.KerasTensor(s, dtype="float32"),
-                 lambda s: np.zeros(s, "float32")):
+    # symbolic: the whole batch, free; zeros: two samples (enough to tell (N,) from a
+    # scalar or a row) rather than N of a possibly large output
+    for batch, make in ((n, lambda s: keras.KerasTensor(s, dtype="float32")),
+                        (min(n, 2), lambda s: np.zeros(s, "float32"))):
+        shapes = [(batch, *program.shape_of(k)[1:]) for k in program.output_keys]
         outputs = [make(s) for s in shapes]
         try:
             shape = tuple(score_fn(outputs[0] if len(outputs) == 1 else outputs).shape)
-            break
         except Exception:  # noqa: BLE001, S112 - the next way, or the traced check
             continue
-    if shape is not None and shape != (n,):
-        raise ValueError(
-            f"targets=callable must return one score per sample, shape ({n},) for these {n} "
-            f"inputs, from the model's outputs {shapes}; it "
-            f"returned shape {shape}. E.g. targets=lambda outputs: outputs[:, 3] for class 3."
-        )
+        if shape != (batch,):
+            raise ValueError(
+                f"targets=callable must return one score per sample, shape ({batch},) for "
+                f"{batch} inputs, from the model's outputs {shapes}; it returned shape "
+                f"{shape}. E.g. targets=lambda outputs: outputs[:, 3] for class 3."
+            )
+        return
 
 
 def class_indices(targets, n: int, num_classes: int, model_name: str) -> np.ndarray:

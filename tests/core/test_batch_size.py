@@ -28,3 +28,17 @@ def test_images_per_call(cls, copies):
     assert tfcam.GradCAM(model, batch_size=4).images_per_call(x) == 4
     with pytest.raises(ValueError, match="chunk_size must be a positive int"):
         cls(model, chunk_size=0)
+
+
+@pytest.mark.parametrize("method, options", [("integrated_gradients", {"steps": 8}),
+                                             ("smooth_grad", {"samples": 4})])
+def test_the_default_chunk_size_and_seed_give_the_explicit_ones_maps(method, options):
+    """`chunk_size=None` (sized to the device) and the default `seed` change how the work is
+    split, not the answer: the maps of one image per call with seed 0, given explicitly."""
+    model, x = nets.gap_dense(), nets.images(n=3)
+    default = tfcam.explain(model, x, method=method, targets=[0, 1, 2], batch_size=3, **options)
+    copies = options.get("steps", 0) + 1 if method == "integrated_gradients" else options["samples"]
+    explicit = tfcam.explain(model, x, method=method, targets=[0, 1, 2], batch_size=3,
+                             chunk_size=3 * copies, **options,
+                             **({"seed": 0} if method == "smooth_grad" else {}))
+    np.testing.assert_allclose(default.maps, explicit.maps, atol=1e-5)

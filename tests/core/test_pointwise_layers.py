@@ -61,3 +61,14 @@ def test_tfcam_layers_marks_the_1x1_layers(tmp_path, capsys):
     assert default.startswith("conv_pw_13_relu")
     marked = [line.split()[0] for line in lines if "(1×1: a CAM here is constant)" in line]
     assert marked and "conv_preds" in marked
+
+
+def test_layer_none_is_the_marked_default(app):
+    """`layer=None` explains the layer `explainable_layers` marks as the default."""
+    _, model = app
+    (default,) = [layer for layer in tfcam.explainable_layers(model) if layer.default]
+    x = np.random.default_rng(1).random((1, *model.input_shape[1:])).astype("float32")
+    implicit = tfcam.explain(model, x, method="grad_cam")
+    explicit = tfcam.explain(model, x, method="grad_cam", layer=default.path)
+    assert implicit.layer == explicit.layer == default.path
+    np.testing.assert_array_equal(implicit.maps, explicit.maps)

@@ -188,3 +188,13 @@ def test_old_keyword_names_still_work_with_a_warning(mean2):
     with pytest.warns(DeprecationWarning, match=r"images= is now called inputs="):
         old = metrics.deletion(mean2, images=X4, maps=maps, targets=0, steps=4, apply_softmax=False)
     np.testing.assert_array_equal(old.values, new.values)
+
+
+def test_insertion_starts_from_the_blur_by_default(mean2):
+    """The default answers the question asked: insertion's start is RISE's blurred copy."""
+    maps = X4[..., 0]
+    default = metrics.insertion(mean2, X4, maps, targets=0, steps=4, apply_softmax=False)
+    blur = metrics.insertion(mean2, X4, maps, targets=0, steps=4, fill="blur", apply_softmax=False)
+    black = metrics.insertion(mean2, X4, maps, targets=0, steps=4, fill="black", apply_softmax=False)
+    np.testing.assert_array_equal(default.curves, blur.curves)
+    assert not np.array_equal(default.curves, black.curves)

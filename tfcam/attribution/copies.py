@@ -13,7 +13,7 @@ from __future__ import annotations
 from tfcam import backend
 from tfcam.inputs import batch_shape
 from tfcam.method_base import InputSpaceMethod
-from tfcam.pairs import gradient_chunk_size
+from tfcam.pairs import auto_chunk_size
 
 
 class InputCopiesMethod(InputSpaceMethod):
@@ -30,6 +30,6 @@ class InputCopiesMethod(InputSpaceMethod):
         self.chunk_size = chunk_size
 
     def images_per_call(self, images) -> int:
-        inputs = self.chunk_size or gradient_chunk_size(self.program, batch_shape(images),
-                                                        backend.memory_budget())
+        inputs = self.chunk_size or auto_chunk_size(self.program, batch_shape(images),
+                                                    backend.memory_budget(), backward=True)
         return max(1, min(self.batch_size, inputs // self.copies))

@@ -19,6 +19,7 @@ layer is the share that passed through it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 from keras import ops
 
@@ -41,7 +42,13 @@ class Site:
     wanted: tuple  # per input: does its relevance go on down the walk
     folded: graph.Step | None = None  # the BatchNorm step folded into this linear step
     canonizer: BatchNormFolding | None = None
-    gates: tuple = ()  # per input: a gate of a product (see `gate_inputs`)
+    program: graph.Program | None = None
+
+    @functools.cached_property
+    def gates(self) -> tuple:
+        """Per input: is it a gate of a product (`gate_inputs`)? Found on first use, by the
+        rules that read it, not for every step."""
+        return gate_inputs(self.program, self.step)
 
     @property
     def layer(self):
@@ -159,7 +166,7 @@ class Walk:
                 rule = composite.rule_for(step, first=first)
             fold = folds.get(step) if step in folds and folds[step] in folded_bn else None
             site = Site(step, rule, first, inputs_nonnegative, wanted, fold, canonizer,
-                        gate_inputs(program, step))
+                        program)
             rule.check(site)
             sites.append(site)
         return sites

@@ -98,8 +98,10 @@ def validate(cfg, log=print) -> dict:
     """Fail on what would fail later, before any work: unknown tasks, models or methods (their
     configs are composed and resolved into each model's plan), an unknown class to explain,
     a model that does not fit the data. Returns the saved models, loaded (name -> Loaded)."""
-    plan.tasks_for(cfg, "", list(TASKS))
-    model_cfgs = plan.model_configs(cfg)
+    for task in own_model_tasks(cfg):  # tasks that build their models: their own checks, the methods
+        TASKS[task].check(cfg)
+        plan.method_configs(cfg)
+    model_cfgs = model_configs(cfg)
     for model_cfg in model_cfgs:
         for task in plan.tasks_for(cfg, str(model_cfg.name), list(TASKS)):
             plan.plan(cfg, model_cfg, task)
@@ -115,6 +117,35 @@ def validate(cfg, log=print) -> dict:
         else:
             check_weights_fit_data(cfg.dataset, model_cfg)
     return loaded
+
+
+def own_model_tasks(cfg) -> list:
+    """The run's tasks that build their own models (``own_models``, e.g. the zoo): run once,
+    not per model of ``models``."""
+    return [t for t in plan.tasks_for(cfg, "", list(TASKS)) if getattr(TASKS[t], "own_models", False)]
+
+
+def model_configs(cfg) -> list:
+    """The configs of ``models`` (:func:`benchmarks.plan.model_configs`), none when every task
+    of the run builds its own models (the zoo needs no trained model)."""
+    tasks = plan.tasks_for(cfg, "", list(TASKS))
+    if tasks and set(tasks) <= set(own_model_tasks(cfg)):
+        return []
+    return plan.model_configs(cfg)
+
+
+def _run_own_models(cfg, out, store, data, experiment: str, progress: bool, log) -> None:
+    """The tasks that build their own models, once, in a context with no model of its own."""
+    names = own_model_tasks(cfg)
+    if not names:
+        return
+    none = np.full(len(data), -1, np.int64)
+    ctx = Context(cfg=cfg, out=out, store=store, data=data, model_cfg=OmegaConf.create({"name": "+".join(names)}),
+                  model=None, info=None, targets=none, predicted=none, class_labels=False,
+                  experiment=experiment, targets_kind="predicted", log=log)
+    from tqdm.auto import tqdm
+    driver.run_tasks(ctx, [TASKS[t] for t in names], PROVIDERS,
+                     lambda total: tqdm(total=total, desc=ctx.model_name, unit="item", disable=not progress))
 
 
 def fingerprint(cfg) -> dict:
@@ -217,7 +248,8 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
     _save_reference_images(out, data, int(cfg.get("report", {}).get("n_images", 4)))
     log(f"[tfcam-bench] {experiment}: {len(data)} images of {data.image_size} from {data.name}; "
         f"tasks {list(cfg.tasks)}; output {out}")
-    for model_cfg in plan.model_configs(cfg):
+    _run_own_models(cfg, out, store, data, experiment, progress, log)
+    for model_cfg in model_configs(cfg):
         train_cfg = _train_cfg(cfg, model_cfg)
         model_cfg, model, info = _load_model(cfg, model_cfg, train_cfg, data, loaded, progress, log)
         probs = np.asarray(model.predict(data.images, batch_size=64, verbose=0))
@@ -262,7 +294,7 @@ def run(cfg: DictConfig, out_dir, log=print) -> Path:
                       info=info, targets=targets.astype(np.int64), predicted=predicted,
                       class_labels=bool(class_labels), experiment=experiment, targets_kind=targets_kind,
                       log=log)
-        names = plan.tasks_for(cfg, ctx.model_name, list(TASKS))
+        names = [t for t in plan.tasks_for(cfg, ctx.model_name, list(TASKS)) if t not in own_model_tasks(cfg)]
         if "localization" in names and not data.has_boxes:
             names.remove("localization")
             _record_skipped(ctx, "localization", f"no image of {data.name} has a box (localization needs "

@@ -8,8 +8,9 @@ import warnings
 
 import keras
 
-from tfcam import graph
+from tfcam import graph, tokens
 from tfcam.graph import Program
+from tfcam.tokens import TokenGrid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,10 +21,20 @@ class LayerTap:
     path: str
     layer: object
     shape: tuple  # symbolic output shape, batch axis first
+    view: TokenGrid | None = None  # a token layer's grid (`tfcam.tokens`)
 
     @property
     def name(self) -> str:
         return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def spatial_rank(self) -> int:
+        """Spatial axes of the layer's map: 2 for a token layer laid on its grid."""
+        return 2 if self.view is not None else len(self.shape) - 2
+
+    def spatial(self, values):
+        """The layer's values (or gradients, relevance) as (N, spatial..., C) (traced)."""
+        return values if self.view is None else self.view.to_spatial(values)
 
 
 def _taps(program: Program) -> list[LayerTap]:
@@ -67,17 +78,50 @@ def cam_ranks(program: Program) -> tuple[int, ...]:
     return tuple(r for r in dict.fromkeys(ranks) if r in _LAYOUTS)
 
 
+def _batched(program: Program, taps: list[LayerTap]) -> list[LayerTap]:
+    """The taps with the inputs' batch axis: not a layer's side outputs without one (KerasHub's
+    DeiT encoder returns (0, T, C) placeholders beside its tokens), which are no map."""
+    batch = program.input_shapes[0][0] if program.input_shapes else None
+    return [t for t in taps if t.shape and t.shape[0] == batch]
+
+
 def _cam_taps(program: Program, ranks) -> list[LayerTap]:
-    """Layer outputs with one of the spatial `ranks`, in execution order."""
-    return [t for t in _taps(program)
-            if len(t.shape) - 2 in ranks and t.key not in program.input_keys]
+    """Layer outputs with one of the spatial `ranks`, in execution order; for images, token
+    layers whose grid the model settles too (with their `view`)."""
+    found = []
+    for tap in _batched(program, _taps(program)):
+        if tap.key in program.input_keys:
+            continue
+        if len(tap.shape) - 2 in ranks:
+            found.append(tap)
+        elif 2 in ranks and tokens.is_token_shape(tap.shape, program.input_shapes):
+            grid = tokens.infer_grid(program, tap.shape)
+            if grid is not None:
+                found.append(dataclasses.replace(tap, view=grid))
+    return found
+
+
+def with_view(tap: LayerTap, program: Program, reshape=None) -> LayerTap:
+    """`tap` with its token grid when it is a token layer of an image model: `reshape=`
+    when given, else the one the model settles (none: `require_spatial` says so)."""
+    if reshape is not None:
+        if len(tap.shape) != 3:
+            raise ValueError(
+                f"reshape= lays a token layer (N, T, C) on a grid, but '{tap.path}' outputs "
+                f"shape {tap.shape}. Leave reshape=None for this layer.")
+        return dataclasses.replace(tap, view=tokens.from_option(reshape, tap.shape))
+    if tap.view is None and tokens.is_token_shape(tap.shape, program.input_shapes):
+        grid = tokens.infer_grid(program, tap.shape)
+        if grid is not None:
+            return dataclasses.replace(tap, view=grid)
+    return tap
 
 
 def find_layer(program: Program, layer) -> LayerTap:
     """Resolve `layer` (a name, a "outer/inner" path, a layer object or None) to a tap."""
     if layer is None:
         return default_layer(program)
-    taps = _taps(program)
+    taps = _batched(program, _taps(program))
     if isinstance(layer, (keras.layers.Layer, keras.Operation)):
         matches = [t for t in taps if t.layer is layer]
         if not matches:
@@ -121,10 +165,16 @@ def is_pointwise(shape) -> bool:
 def default_layer(program: Program) -> LayerTap:
     """The last layer whose output has the input's spatial rank ((batch, steps, channels)
     for sequences, (batch, height, width, channels) for images, 5-D for volumes) and is
-    larger than 1 on some spatial axis (`is_pointwise`)."""
+    larger than 1 on some spatial axis (`is_pointwise`).
+
+    Token layers of a vision transformer count as spatial, except those of which the model
+    reads the class token only (after the last attention layer, where a class-token head
+    sees the patch tokens no more: a CAM there is 0). For a ViT the default is then the
+    input of the last attention layer, as pytorch-grad-cam advises (`blocks[-1].norm1`)."""
     ranks = cam_ranks(program)
     for rank in ranks:
-        found = _cam_taps(program, (rank,))
+        found = [t for t in _cam_taps(program, (rank,))
+                 if t.view is None or not tokens.reads_leading_only(program, t.key, t.view)]
         larger = [t for t in found if not is_pointwise(t.shape)]
         if larger:
             return larger[-1]
@@ -153,7 +203,15 @@ def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
     """A clear error unless a CAM at `tap` maps onto the input: same spatial rank; a
     warning for a 1×1 layer, where a CAM is constant (`is_pointwise`)."""
     ranks = cam_ranks(program)
-    if len(tap.shape) - 2 in ranks:
+    if tap.spatial_rank in ranks:
+        if tap.view is not None and tokens.reads_leading_only(program, tap.key, tap.view):
+            usable = [t.path for t in _cam_taps(program, ranks) if t.view is None
+                      or not tokens.reads_leading_only(program, t.key, t.view)]
+            warnings.warn(
+                f"{method}: the model reads only the leading (class) token of '{tap.path}', "
+                "so its patch tokens' gradients and relevance are 0 and so is a gradient or "
+                f"relevance CAM there. Explain an earlier layer, e.g. {usable[-3:]}, or "
+                "layer=None (the input of the last attention layer).", stacklevel=4)
         if is_pointwise(tap.shape):
             larger = [t.path for t in _cam_taps(program, ranks) if not is_pointwise(t.shape)]
             warnings.warn(
@@ -170,6 +228,14 @@ def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
             "input-space method such as method='saliency' or 'integrated_gradients'."
         )
     candidates = [t.path for t in _cam_taps(program, ranks)][-3:]
+    if tokens.is_token_shape(tap.shape, program.input_shapes):
+        raise ValueError(
+            f"{method}: '{tap.path}' outputs tokens of shape {tap.shape}, and the model does "
+            f"not settle their grid (no layer or patch size of the input {input_shape} "
+            f"gives h·w = {tap.shape[1]} tokens after at most {tokens.MAX_LEADING} leading "
+            "ones, or several do). Pass reshape=(h, w) (the last h·w tokens form the grid) "
+            f"or reshape=callable(tokens) -> (N, h, w, C), or explain a layer on the image's "
+            f"grid, e.g. one of {candidates}.")
     fix = (f"Choose a convolutional layer, e.g. one of {candidates}, or pass layer=None for "
            "the last one." if candidates else
            "The model has no such layer: use an input-space method such as "
@@ -191,6 +257,8 @@ class ExplainableLayer:
     shape: tuple
     default: bool
     pointwise: bool = False  # 1 wide on every spatial axis: a CAM here is constant
+    tokens: str | None = None  # a token layer: its grid ("tokens on a 4×4 grid after 1 ...")
+    class_token_only: bool = False  # the model reads only its class token: a CAM here is 0
 
 
 def explainable_layers(model) -> list[ExplainableLayer]:
@@ -206,7 +274,10 @@ def explainable_layers(model) -> list[ExplainableLayer]:
     for tap in _cam_taps(program, cam_ranks(program)):
         found[tap.path] = tap  # a layer called twice: its last output, as find_layer reads it
     return [ExplainableLayer(t.path, type(t.layer).__name__, tuple(t.shape), t.path == default,
-                             is_pointwise(t.shape))
+                             is_pointwise(t.shape),
+                             None if t.view is None else t.view.describe(),
+                             t.view is not None
+                             and tokens.reads_leading_only(program, t.key, t.view))
             for t in found.values()]
 
 

@@ -19,7 +19,7 @@ from tfcam import backend, graph, twin
 from tfcam._maps import to_input_resolution
 from tfcam.explanation import Explanation
 from tfcam.inputs import check_inputs, each, feeds, num_samples, resolve_input, rows
-from tfcam.layer_lookup import LayerTap, find_layer, require_spatial
+from tfcam.layer_lookup import LayerTap, find_layer, require_spatial, with_view
 from tfcam.options import check_options
 from tfcam.targets import TOP1, TargetSpec, scores_and_targets, score_keys
 from tfcam.targets import resolve as resolve_targets
@@ -91,6 +91,11 @@ class Explainer:
 
     `input=` (a name or an index): explain one input of a multi-input model: its maps come
     as arrays, not lists; CAMs make only that input's map and Score-CAM masks that input.
+
+    `reshape=` (layer methods): how a vision transformer's token layer (N, T, C) lies on its
+    grid, when the model does not settle it: a grid (h, w) of the last h·w tokens, or a
+    callable tokens -> (N, h, w, C) (pytorch-grad-cam's `reshape_transform`); see
+    `tfcam.tokens`. The hooks read the layer through `self.tap.spatial(values)`.
     """
 
     method: str = ""
@@ -99,7 +104,7 @@ class Explainer:
     seed: int | None = None  # of each call's `Call.rng` (methods that draw noise set it)
 
     def __init__(self, model, layer=None, *, batch_size: int = 32, progress: bool | None = None,
-                 input=None, **unknown):  # noqa: A002 - the option's documented name
+                 input=None, reshape=None, **unknown):  # noqa: A002 - documented name
         if unknown:  # options no class on the MRO took: name them and the method's own
             check_options(type(self), unknown)
         if batch_size < 1:
@@ -114,7 +119,7 @@ class Explainer:
         self.tap: LayerTap | None = None
         self.map_inputs: tuple[int, ...] = tuple(range(len(self.program.input_keys)))
         if self.needs_layer:
-            self.tap = find_layer(self.program, layer)
+            self.tap = with_view(find_layer(self.program, layer), self.program, reshape)
             if self.multi_input:  # any input may have the layer's rank, not only the first
                 self.map_inputs = self._inputs_of_layer_rank()
             else:
@@ -122,6 +127,10 @@ class Explainer:
                 self.map_inputs = (0,)
         elif self.input_index is not None:
             self.map_inputs = (self.input_index,)
+        if reshape is not None and not self.needs_layer:
+            raise ValueError(
+                f"reshape= lays a token layer on a grid for a CAM; {self.method} explains the "
+                "input and reads no layer. Leave reshape out.")
         self._compiled: collections.OrderedDict = collections.OrderedDict()
 
     @property
@@ -142,7 +151,7 @@ class Explainer:
     def _inputs_of_layer_rank(self) -> tuple[int, ...]:
         """Inputs a CAM's layer map is laid over: those with the layer's spatial rank (or
         the one chosen with `input=`), each (N, spatial..., C)."""
-        rank = len(self.tap.shape) - 2
+        rank = self.tap.spatial_rank
         shapes, names = self.program.input_shapes, self.input_names
         described = ", ".join(f"'{n}' {s}" for n, s in zip(names, shapes))
         if not 1 <= rank <= 3:
@@ -309,7 +318,7 @@ def spatial_size(input_shape, tap: LayerTap | None) -> tuple[int, ...]:
     Inputs are (N, spatial..., C); a CAM layer has the input's spatial rank, or is 2-D on
     (N, H, W) images without a channel axis (see `layer_lookup.cam_ranks`).
     """
-    rank = len(input_shape) - 2 if tap is None else len(tap.shape) - 2
+    rank = len(input_shape) - 2 if tap is None else tap.spatial_rank
     return tuple(int(s) for s in input_shape[1 : 1 + rank])
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import inspect
 
-# What `tfcam.explain` takes itself, and `input` (which input of a multi-input model to
-# explain), which every method takes; the rest of its keywords are the method's options.
-EXPLAIN_PARAMETERS = ("layer", "targets", "batch_size", "progress", "input")
+# What `tfcam.explain` takes itself, `input` (which input of a multi-input model to
+# explain), which every method takes, and `reshape` (a token layer's grid), which every layer
+# method takes; the rest of its keywords are the method's options.
+EXPLAIN_PARAMETERS = ("layer", "targets", "batch_size", "progress", "input", "reshape")
 
 
 def method_options(cls) -> list[str]:

@@ -13,10 +13,11 @@ from benchmarks.tasks import (
     sanity,
     shattered_gradients,
     speed,
+    zoo,
 )
 
 TASKS = {t.name: t for t in (localization, faithfulness, agreement, grid_pointing, sanity, shattered_gradients,
-                             speed)}
+                             speed, zoo)}
 PROVIDERS = {"maps": maps.provide}
 COLUMNS = tuple(dict.fromkeys(c for t in TASKS.values() for c in t.columns))
 RESULT_COLUMNS = result_columns(COLUMNS)

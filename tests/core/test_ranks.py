@@ -215,16 +215,21 @@ def test_every_method_gives_maps_of_the_input_shape(method, rank, deep_net):
 
 # ------------------------------------------------------------------ which layers
 def test_layer_of_another_rank_is_not_spatial_for_the_input():
-    # An image model with a sequence part: the (N, T, C) layer cannot be laid over images.
+    # An image model with a sequence part: its (N, 36, C) tokens lie on the 6×6 grid of the
+    # image (a token layer, issue 25 §3, with conv2d's map), the (N, 34, C) Conv1D output on
+    # none, which the error says, naming reshape= and the layers that do.
     inp = keras.Input((6, 6, 2))
     x = keras.layers.Conv2D(3, 3, padding="same", activation="relu", name="conv2d")(inp)
     x = keras.layers.Reshape((36, 3), name="as_sequence")(x)
     x = keras.layers.Conv1D(4, 3, activation="relu", name="conv1d")(x)
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.GlobalAveragePooling1D()(x)))
     images = nets.images(n=1, size=6, channels=2)
-    assert tfcam.explain(model, images, "grad_cam").layer == "conv2d"
-    with pytest.raises(ValueError, match=r"4-D \(batch, height, width, channels\).*"
-                                         r"'conv1d' outputs shape \(None, 34, 4\).*conv2d"):
+    default = tfcam.explain(model, images, "grad_cam")
+    assert default.layer == "as_sequence"
+    np.testing.assert_allclose(default.maps, tfcam.explain(model, images, "grad_cam",
+                                                           layer="conv2d").maps, atol=1e-6)
+    with pytest.raises(ValueError, match=r"'conv1d' outputs tokens of shape \(None, 34, 4\).*"
+                                         r"reshape=\(h, w\).*conv2d"):
         tfcam.explain(model, images, "grad_cam", layer="conv1d")
 
 

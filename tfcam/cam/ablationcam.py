@@ -61,7 +61,7 @@ class AblationCAM(PerturbationMethod):
         return ((scores[:, None] - ablated) / safe).astype("float32")
 
     def combine(self, call, part, weights, forward):
-        signed = weighted_sum(weights, forward["head"][self.tap.key])
+        signed = weighted_sum(weights, self.tap.spatial(forward["head"][self.tap.key]))
         raw = ops.relu(signed)
         return {"maps": call.to_inputs(raw), "raw": raw, "signed": signed,
                 "channel_weights": weights}

@@ -52,7 +52,9 @@ def activations_and_gradients(explainer: Explainer, spec, images, indices, forwa
         return ops.sum(scores), (scores, resolved)
 
     _, (scores, resolved), grads = backend.value_and_grad(total_score)(env[key])
-    return ops.cast(env[key], "float32"), ops.cast(grads, "float32"), scores, resolved
+    tap = explainer.tap  # a token layer: both on its grid
+    return (ops.cast(tap.spatial(env[key]), "float32"), ops.cast(tap.spatial(grads), "float32"),
+            scores, resolved)
 
 
 def layer_activations(explainer: Explainer, spec, images, indices):
@@ -60,7 +62,7 @@ def layer_activations(explainer: Explainer, spec, images, indices):
     program, key = explainer.program, explainer.tap.key
     env = program.evaluate(feeds(program, images), (key, *targets.score_keys(program, spec)))
     scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-    return ops.cast(env[key], "float32"), scores, resolved
+    return ops.cast(explainer.tap.spatial(env[key]), "float32"), scores, resolved
 
 
 class GradientCAM(Explainer):

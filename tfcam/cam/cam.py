@@ -100,7 +100,7 @@ class CAM(Explainer):
         if offset is not None:  # the layer's rows among the concatenated features
             columns = columns[offset : offset + channels]
         weights = ops.transpose(columns)
-        signed = weighted_sum(weights, env[key])
+        signed = weighted_sum(weights, self.tap.spatial(env[key]))
         raw = ops.relu(signed)
         return dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
                     targets=resolved, channel_weights=weights)

@@ -37,9 +37,10 @@ class RelevanceCAM(RelevanceWalker, Explainer):
     def traced(self, call, images, indices):
         key = self.tap.key
         env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices, key)
-        relevance = ops.cast(relevance, "float32")  # summed in float32 on mixed precision
+        # summed in float32 on mixed precision; a token layer's on its grid
+        relevance = ops.cast(self.tap.spatial(relevance), "float32")
         weights = ops.sum(relevance, axis=spatial_axes(relevance))
-        signed = weighted_sum(weights, env[key])
+        signed = weighted_sum(weights, self.tap.spatial(env[key]))
         raw = ops.relu(signed) if self.relu else signed
         return dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
                     targets=resolved, channel_weights=weights, relevance=relevance)

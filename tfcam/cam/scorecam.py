@@ -67,7 +67,7 @@ class ScoreCAM(PerturbationMethod):
         env = program.evaluate(feeds(program, images),
                                (self.tap.key, *targets.score_keys(program, spec)))
         scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-        acts = ops.cast(env[self.tap.key], "float32")
+        acts = ops.cast(self.tap.spatial(env[self.tap.key]), "float32")
         axes = spatial_axes(acts)
         spans = ops.max(acts, axis=axes) - ops.min(acts, axis=axes)
         rank = ops.std if self.channel_ranking == "std" else ops.mean  # population std

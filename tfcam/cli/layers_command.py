@@ -24,7 +24,9 @@ def run(args, log=print) -> int:
     for layer in found:
         shape = "(" + ", ".join("None" if s is None else str(s) for s in layer.shape) + ")"
         mark = ("  <- default (no --layer)" if layer.default else
-                "  (1×1: a CAM here is constant)" if layer.pointwise else "")
-        log(f"{layer.path:<{width}}  {layer.kind:<{kind_width}}  {shape}{mark}")
+                "  (1×1: a CAM here is constant)" if layer.pointwise else
+                "  (class token only: a CAM here is 0)" if layer.class_token_only else "")
+        grid = f"  [{layer.tokens}]" if layer.tokens else ""
+        log(f"{layer.path:<{width}}  {layer.kind:<{kind_width}}  {shape}{grid}{mark}")
     log(f"{len(found)} layers; pass one with --layer NAME (a nested model's layer as outer/inner)")
     return 0

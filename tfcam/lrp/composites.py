@@ -14,9 +14,14 @@ layer class; every other layer gets its built-in rule (below). Presets:
 
 Presets fold BatchNorm into the preceding linear layer (`canonize=True`).
 
-Built-in rules: activations, BatchNorm, Dropout/noise, Rescaling/Normalization, Identity pass
-relevance through; Flatten, Reshape, Permute, padding, cropping, up-sampling and Concatenate
-use the gradient (an exact reshape / crop / slice); max pooling is winner-take-all; average
+Built-in rules: activations (GELU, swish, ReLU6 ... : the identity rule, as AttnLRP),
+BatchNorm, Dropout/noise, Rescaling/Normalization, UnitNormalization, RMS normalization,
+Identity, ConvNeXt's LayerScale pass relevance through; LayerNormalization and
+GroupNormalization hold their standard deviation constant (the LN-rule), MultiHeadAttention
+its attention weights (the AH-rule, relevance to the values); KerasHub's ViT and DeiT patch
+embeddings (a convolution plus class and position tokens) are LRP-ε; Flatten, Reshape,
+Permute, padding, cropping, up-sampling, Concatenate and indexing (`x[:, 0]`, a class
+token) use the gradient (an exact reshape / crop / slice); max pooling is winner-take-all; average
 pooling, Add, Subtract, Average and InceptionResNetV2's scaled residual (`CustomScaleLayer`)
 split relevance in proportion to their inputs; Multiply of a signal and gates
 (squeeze-and-excitation, hard-swish) gives it all to the signal (`GatedProduct`).
@@ -32,6 +37,7 @@ from typing import Callable
 
 import keras
 
+from tfcam import twin
 from tfcam.lrp import rules
 from tfcam.lrp.linear import CONVOLUTIONS, DENSE
 
@@ -45,6 +51,11 @@ _ACTIVATION_LAYERS = (
     keras.layers.Activation, keras.layers.ReLU, keras.layers.LeakyReLU, keras.layers.PReLU,
     keras.layers.ELU, keras.layers.Softmax,
 )
+
+
+def _optional_layers(*names) -> tuple:
+    """keras.layers classes that only newer Keras versions have."""
+    return tuple(getattr(keras.layers, n) for n in names if hasattr(keras.layers, n))
 
 
 def _op_classes(module_name: str, names) -> tuple:
@@ -116,6 +127,9 @@ _WTA = rules.WinnerTakesAll()
 _PROPORTIONAL = rules.Proportional()
 _ZERO = rules.Zero()
 _GATED = rules.GatedProduct()
+_EPSILON = rules.Epsilon()
+_NORMALIZER = rules.ConstantNormalizer()
+_ATTENTION = rules.ConstantAttention()
 
 _L = keras.layers
 BUILTIN: list[tuple[tuple, rules.Rule]] = [
@@ -123,12 +137,18 @@ BUILTIN: list[tuple[tuple, rules.Rule]] = [
     (_ACTIVATION_LAYERS + _RELU_OPS, _PASS),
     ((_L.BatchNormalization, _L.Dropout, _L.SpatialDropout1D, _L.SpatialDropout2D,
       _L.SpatialDropout3D, _L.GaussianDropout, _L.GaussianNoise, _L.AlphaDropout,
-      _L.ActivityRegularization, _L.Identity, _L.Rescaling, _L.Normalization), _PASS),
+      _L.ActivityRegularization, _L.Identity, _L.Rescaling, _L.Normalization,
+      _L.UnitNormalization) + _optional_layers("RMSNormalization"), _PASS),
+    ((_L.LayerNormalization, _L.GroupNormalization), _NORMALIZER),
+    ((_L.MultiHeadAttention,), _ATTENTION),
     ((_L.Flatten, _L.Reshape, _L.Permute, _L.ZeroPadding1D, _L.ZeroPadding2D,
       _L.ZeroPadding3D, _L.Cropping1D, _L.Cropping2D, _L.Cropping3D, _L.UpSampling1D,
       _L.UpSampling2D, _L.UpSampling3D, _L.Concatenate, _L.RepeatVector), _GRADIENT),
-    (_op_classes("keras.src.ops.numpy", ("Reshape", "Concatenate", "Transpose",
-                                          "ExpandDims", "Squeeze", "Pad")), _GRADIENT),
+    # ops that move values (copies: their relevances summed, as the gradient does)
+    (_op_classes("keras.src.ops.numpy", (
+        "Reshape", "Concatenate", "Transpose", "ExpandDims", "Squeeze", "Pad", "GetItem",
+        "Split", "Stack", "Flip", "Roll", "Moveaxis", "Swapaxes", "Ravel", "Tile", "Repeat",
+        "BroadcastTo", "Take")) + _op_classes("keras.src.ops.core", ("Slice",)), _GRADIENT),
     ((_L.MaxPooling1D, _L.MaxPooling2D, _L.MaxPooling3D, _L.GlobalMaxPooling1D,
       _L.GlobalMaxPooling2D, _L.GlobalMaxPooling3D), _WTA),
     ((_L.AveragePooling1D, _L.AveragePooling2D, _L.AveragePooling3D,
@@ -141,6 +161,16 @@ BUILTIN: list[tuple[tuple, rules.Rule]] = [
     (_op_classes("keras.src.applications.inception_resnet_v2", ("CustomScaleLayer",)),
      _PROPORTIONAL),
 ]
+
+# Layers of packages tfcam does not import (KerasHub), by module and class name.
+BUILTIN_BY_NAME: dict[str, rules.Rule] = {
+    # patches (a convolution) + class token + position embeddings: affine in the image
+    "keras_hub.src.models.vit.vit_layers.ViTPatchingAndEmbedding": _EPSILON,
+    "keras_hub.src.models.deit.deit_layers.DeiTEmbeddings": _EPSILON,
+    # ConvNeXt's per-channel scale and (at inference) identity stochastic depth
+    "keras.src.applications.convnext.LayerScale": _PASS,
+    "keras.src.applications.convnext.StochasticDepth": _PASS,
+}
 
 # Rules the user registered for layer classes: {class: rule}
 _REGISTRY: dict[type, rules.Rule] = {}
@@ -179,13 +209,22 @@ def _builtin(step) -> rules.Rule | None:
     for classes, rule in BUILTIN:
         if classes and isinstance(step.layer, classes):
             return rule
+    for cls in type(step.layer).__mro__:
+        rule = BUILTIN_BY_NAME.get(f"{cls.__module__}.{cls.__qualname__}")
+        if rule is not None:
+            return rule
     return None
 
 
 def unsupported_layer_error(step) -> ValueError:
     cls = type(step.layer).__name__
+    opaque = (
+        f" '{step.path}' is made of layers, but its `call` does not trace on symbolic "
+        "inputs (an inner layer returns None, as KerasHub's DeiT blocks do, or Python control "
+        "flow on values), so LRP sees it as one layer."
+        if twin.is_composite_layer(step.layer) else "")
     return ValueError(
-        f"LRP has no rule for layer '{step.path}' of class {cls}; register one with "
+        f"LRP has no rule for layer '{step.path}' of class {cls}.{opaque} Register one with "
         f"tfcam.lrp.register_rule({cls}, tfcam.lrp.rules.Epsilon()) for a layer that is a "
         "(piecewise) linear function of its inputs, tfcam.lrp.rules.Pass() for one that "
         "keeps its input's shape and should pass relevance unchanged, or "

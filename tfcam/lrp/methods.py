@@ -99,8 +99,9 @@ class LayerRelevance(RelevanceWalker, Explainer):
     def traced(self, call, images, indices):
         env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices,
                                                                self.tap.key)
-        return dict(activations=env[self.tap.key], relevance=relevance, scores=scores,
-                    targets=resolved)
+        spatial = self.tap.spatial  # a token layer: on its grid, as layer_gradients gives
+        return dict(activations=spatial(env[self.tap.key]), relevance=spatial(relevance),
+                    scores=scores, targets=resolved)
 
 
 def relevance_at(model, inputs, layer=None, targets=None, composite="relevance_cam",

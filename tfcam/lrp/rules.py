@@ -30,6 +30,8 @@ vector-Jacobian product per term.
 | `Proportional()` | `R_i = x_i ⊙ vjp(op)(R / z)`: average pooling, Add, any linear op |
 | `GuidedReLU()` / `DeconvReLU()` | Guided Backprop / Deconvnet backward passes through ReLU |
 | `GatedProduct()` | `signal ⊙ gate` (squeeze-and-excitation, hard-swish): all to the signal, gates held constant |
+| `ConstantNormalizer(ε)` | LayerNormalization, GroupNormalization: ε-LRP with the standard deviation held constant (LN-rule) |
+| `ConstantAttention(ε)` | MultiHeadAttention: ε-LRP through the values with the attention weights held constant (AH-rule) |
 
 `Epsilon`, `Zero` and `Proportional` also work on layers without a `LinearMap` (they use the
 layer's own computation, bias included), which makes them the one-line choice for a custom
@@ -37,6 +39,8 @@ layer that computes a (piecewise) linear function of its inputs.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import keras
 import numpy as np
@@ -150,6 +154,108 @@ def _unbroadcast(r, shape):
         r = ops.sum(r, axis=tuple(range(extra)))
     axes = tuple(i for i, (n, m) in enumerate(zip(shape, r.shape)) if n == 1 and m != 1)
     return ops.sum(r, axis=axes, keepdims=True) if axes else r
+
+
+class ConstantNormalizer(Rule):
+    """The LN-rule (Ali et al., ICML 2022): LayerNormalization and GroupNormalization with
+    their standard deviation held constant are affine, `y = γ (x − mean x) / σ + β`, and
+    relevance goes through that map by LRP-ε (β absorbs its share, as a bias does).
+    Conserves relevance when β = 0. RMS scaling (`rms_scaling=True`) and
+    UnitNormalization scale each element by a constant: relevance passes unchanged.
+    """
+
+    def __init__(self, epsilon: float = 1e-6):
+        self.epsilon = float(epsilon)
+
+    def check(self, site) -> None:
+        if not isinstance(site.layer, (keras.layers.LayerNormalization,
+                                       keras.layers.GroupNormalization)):
+            raise ValueError(
+                f"ConstantNormalizer handles LayerNormalization and GroupNormalization; "
+                f"'{site.path}' is a {type(site.layer).__name__}.")
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        x, r = _single(inputs, site, self), _single(relevance_out, site, self)
+        layer = site.layer
+        if getattr(layer, "rms_scaling", False):
+            return [r]
+        normalize = (_group_norm if isinstance(layer, keras.layers.GroupNormalization)
+                     else _layer_norm)(layer, x)
+        z, pullback = backend.vjp(normalize, x)
+        (c,) = pullback(r / stabilize(z, self.epsilon))
+        return [x * c]
+
+
+def _layer_norm(layer, x):
+    """LayerNormalization of `x` as an affine function, 1/σ read from `x` now (constant)."""
+    axes = [a % len(x.shape) for a in layer.axis]
+    inverse = ops.rsqrt(ops.var(x, axis=axes, keepdims=True) + layer.epsilon)
+    shape = [x.shape[a] if a in axes else 1 for a in range(len(x.shape))]
+    gamma = None if layer.gamma is None else ops.reshape(ops.cast(layer.gamma, x.dtype), shape)
+    beta = None if layer.beta is None else ops.reshape(ops.cast(layer.beta, x.dtype), shape)
+
+    def normalize(v):
+        y = (v - ops.mean(v, axis=axes, keepdims=True)) * inverse
+        y = y if gamma is None else y * gamma
+        return y if beta is None else y + beta
+    return normalize
+
+
+def _group_norm(layer, x):
+    """GroupNormalization (channels last) as an affine function, 1/σ of each group read
+    from `x` now (constant)."""
+    channels = x.shape[-1]
+    grouped = (-1, *x.shape[1:-1], layer.groups, channels // layer.groups)
+    axes = [*range(1, len(x.shape) - 1), len(x.shape)]  # spatial and within-group axes
+    inverse = ops.rsqrt(ops.var(ops.reshape(x, grouped), axis=axes, keepdims=True)
+                        + layer.epsilon)
+    gamma = None if layer.gamma is None else ops.cast(layer.gamma, x.dtype)
+    beta = None if layer.beta is None else ops.cast(layer.beta, x.dtype)
+
+    def normalize(v):
+        g = ops.reshape(v, grouped)
+        y = ops.reshape((g - ops.mean(g, axis=axes, keepdims=True)) * inverse, ops.shape(v))
+        y = y if gamma is None else y * gamma
+        return y if beta is None else y + beta
+    return normalize
+
+
+class ConstantAttention(Rule):
+    """The AH-rule (Ali et al., ICML 2022; AttnLRP, Achtibat et al., ICML 2024, keep it):
+    `MultiHeadAttention` with its softmax attention weights held constant is affine in the
+    values, `out = W_o (A · (W_v v + b_v)) + b_o`; relevance goes to the value input by
+    LRP-ε and none to the query and key (they only set the weights). A gated attention's
+    gate (from the query) is held constant too. Conserves relevance without biases.
+    """
+
+    def __init__(self, epsilon: float = 1e-6):
+        self.epsilon = float(epsilon)
+
+    def check(self, site) -> None:
+        if not isinstance(site.layer, keras.layers.MultiHeadAttention) or site.step.node is None:
+            raise ValueError(
+                f"ConstantAttention handles keras.layers.MultiHeadAttention (and its "
+                f"subclasses); '{site.path}' is a {type(site.layer).__name__}.")
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        layer, node = site.layer, site.step.node
+        r = _single(relevance_out, site, self)
+        args, kwargs = node.arguments.fill_in(
+            {id(t): v for t, v in zip(node.input_tensors, inputs)})
+        named = inspect.signature(layer.call).bind(*args, **kwargs).arguments
+        query, value = named["query"], named["value"]
+        _, weights = layer(*args, **{**kwargs, "return_attention_scores": True,
+                                     "training": False})
+        gate = layer._gate_dense(query) if getattr(layer, "_use_gate", False) else None
+
+        def through_values(v):
+            mixed = ops.einsum(layer._combine_equation, weights, layer._value_dense(v))
+            return as_float32(layer._output_dense(mixed if gate is None else mixed * gate))
+
+        z, pullback = backend.vjp(through_values, value)
+        (c,) = pullback(r / stabilize(z, self.epsilon))
+        position = next(i for i, x in enumerate(inputs) if x is value)  # once if also query
+        return [value * c if i == position else ops.zeros_like(x) for i, x in enumerate(inputs)]
 
 
 class Gradient(Rule):
@@ -365,5 +471,5 @@ class DeconvReLU(Rule):
 __all__ = [
     "Rule", "Pass", "Gradient", "WinnerTakesAll", "Epsilon", "Zero", "Proportional",
     "WeightRule", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "Flat", "WSquare", "GuidedReLU",
-    "DeconvReLU", "stabilize",
+    "DeconvReLU", "GatedProduct", "ConstantNormalizer", "ConstantAttention", "stabilize",
 ]

@@ -8,10 +8,13 @@ import pandas as pd
 from benchmarks.report.common import TASK_METRICS, deltas, higher_is_better
 from benchmarks.report.stats import (
     MIN_TEST_IMAGES,
-    p_text,
+    describe,
+    n_text,
     paired,
     per_image,
-    significant,
+    significant_result,
+    unit_ids,
+    unit_noun,
     verdict_change,
 )
 
@@ -47,16 +50,17 @@ def localization_findings(results: pd.DataFrame) -> list:
             a = per_image(lm, model, "grad_cam", "last", metric)
             b = per_image(lm, model, "gaussian", "input", metric)
             if len(a) and len(b):
-                d, p, n = paired(a, b)
-                if significant(p, n):
+                r = paired(a, b)
+                d = r.d
+                if significant_result(r):
                     verdict = "beats" if d > 0 else "is worse than"
-                elif n < MIN_TEST_IMAGES and d != 0:
+                elif r.differing < MIN_TEST_IMAGES and d != 0:
                     verdict = "is ahead of" if d > 0 else "is behind"
                 else:
                     verdict = "is not significantly better than" if d > 0 else "is no better than"
                 out.append(f"**{model}**: Grad-CAM at the last layer {verdict} a centred Gaussian map on "
                            f"{metric} ({a.mean():.3f} vs {b.mean():.3f}, mean difference {d:+.3f}, "
-                           f"{p_text(p, n, d)}, {n} images).")
+                           f"{describe(r)}).")
         out += layer_pattern(lm, model, ("energy_pointing_game", "pointing_game", "iou"))
     return out
 
@@ -67,13 +71,13 @@ def grid_findings(results: pd.DataFrame) -> list:
     grid = results[(results.task == "grid_pointing") & (results.metric != "error")]
     out = []
     for model in dict.fromkeys(grid.model):
-        out += layer_pattern(grid[grid.model == model], model, ("grid_localization", "grid_pointing"),
-                             unit="grid cells")
+        out += layer_pattern(grid[grid.model == model], model, ("grid_localization", "grid_pointing"))
     return out
 
 
-def layer_pattern(lm: pd.DataFrame, model: str, metrics, unit: str = "images") -> list:
-    """Grad-CAM and Relevance-CAM from the last to the shallow layer, with paired tests: is the
+def layer_pattern(lm: pd.DataFrame, model: str, metrics) -> list:
+    """Grad-CAM and Relevance-CAM from the last to the shallow layer, with paired tests over the
+    independent units (`benchmarks.report.stats.paired`: a grid cell's photo, an image): is the
     seed paper's claim (Grad-CAM degrades at shallow layers, Relevance-CAM does not) seen?"""
     out = []
     for metric in metrics:
@@ -89,18 +93,19 @@ def layer_pattern(lm: pd.DataFrame, model: str, metrics, unit: str = "images") -
         for method, label in (("grad_cam", "Grad-CAM"), ("relevance_cam", "Relevance-CAM")):
             trail = " → ".join(f"{vals[(method, c)].mean():.3f}" for c in ("last", "mid", "shallow")
                                if (method, c) in vals)
-            d, p, n = paired(vals[(method, "shallow")], vals[(method, "last")])
-            parts.append(f"{label} {trail} ({verdict_change(d, p, n)}, shallow − last {d:+.3f}, "
-                         f"{p_text(p, n, d)})")
-        d, p, n = paired(vals[("relevance_cam", "shallow")], vals[("grad_cam", "shallow")])
+            r = paired(vals[(method, "shallow")], vals[(method, "last")])
+            parts.append(f"{label} {trail} ({verdict_change(r.d, r.p, r.differing)}, shallow − last {r.d:+.3f}, "
+                         f"{describe(r)})")
+        r = paired(vals[("relevance_cam", "shallow")], vals[("grad_cam", "shallow")])
+        d, sig = r.d, significant_result(r)
         g_deg = paired(vals[("grad_cam", "shallow")], vals[("grad_cam", "last")])
         r_deg = paired(vals[("relevance_cam", "shallow")], vals[("relevance_cam", "last")])
-        claim = (g_deg[0] < 0 and significant(*g_deg[1:])) and not (r_deg[0] < 0 and significant(*r_deg[1:]))
+        claim = (g_deg.d < 0 and significant_result(g_deg)) and not (r_deg.d < 0 and significant_result(r_deg))
         out.append(
             f"**{model}**, {metric}, last → mid → shallow layer: " + "; ".join(parts)
-            + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} ({p_text(p, n, d)}, {n} {unit}: "
-            + ("Relevance-CAM better" if d > 0 and significant(p, n) else
-               "Grad-CAM better" if d < 0 and significant(p, n) else "no significant difference")
+            + f". At the shallow layer Relevance-CAM − Grad-CAM = {d:+.3f} ({describe(r)}: "
+            + ("Relevance-CAM better" if d > 0 and sig else
+               "Grad-CAM better" if d < 0 and sig else "no significant difference")
             + f"). The pattern of {SEED_PAPER} (Grad-CAM degrades at shallow layers, Relevance-CAM keeps "
             + ("its localization) **is reproduced** here." if claim else
                "its localization) is **not** reproduced here."))
@@ -144,6 +149,7 @@ def view_findings(results: pd.DataFrame) -> list:
 
 def error_findings(results: pd.DataFrame) -> list:
     out = []
+    results = results[results.task != "zoo"]  # the zoo's section tabulates its own errors
     errs = results[(results.metric == "error") & (results.library == "tf-keras-vis")]
     if not errs.empty:
         for (model, method), g in errs.groupby(["model", "method"]):
@@ -262,8 +268,9 @@ def separability_findings(results: pd.DataFrame) -> list:
             if metric not in SEPARATION_TOLERANCE:
                 continue
             g = fm[fm.metric == metric]
-            wide = g.pivot_table(index="image", columns=["method", "library", "layer_choice"], values="value",
-                                 aggfunc="first").dropna()
+            g = g.assign(unit=unit_ids(g))   # the independent unit (an image; a grid's explained photo)
+            wide = g.pivot_table(index=["unit", "image"], columns=["method", "library", "layer_choice"],
+                                 values="value", aggfunc="first").dropna()
             if wide.shape[1] < 3 or len(wide) == 0:
                 continue
             higher = higher_is_better(metric)
@@ -296,21 +303,24 @@ def separability_findings(results: pd.DataFrame) -> list:
                              "a difference of means counts images, not degrees.")
                 out.append(text + gauss_text + " Its column is no ranking of the methods.")
                 continue
-            tied, ses = [], []
+            tied, ses, tests = [], [], []
+            noun = unit_noun(g[g.image.isin(wide.index.get_level_values("image"))].drop_duplicates("image"))
             for key in wide.columns:
                 if key == best:
                     continue
-                _, p, k = paired(wide[key], wide[best])
-                if not significant(p, k):
+                r = paired(wide[key], wide[best], unit=noun)
+                tests.append(r)
+                if not significant_result(r):
                     tied.append(key)
-                    ses.append(float((wide[key] - wide[best]).std() / np.sqrt(k)))
+                    # over the units: one mean difference per unit
+                    ses.append(float(r.unit_diffs.std() / np.sqrt(r.n)) if r.n > 1 else np.nan)
             if 2 * len(tied) > rows - 1:
                 close = means[[best, *tied]]
                 out.append(head + f"this metric **cannot separate** {len(tied)} of the other {rows - 1} method × "
                            f"layer rows from the best, {_row_name(best)} ({means[best]:.3g}; paired Wilcoxon "
-                           f"p ≥ 0.05 or too few images): their means span {close.min():.3g}–{close.max():.3g} "
+                           f"p ≥ 0.05 or too few {noun}): their means span {close.min():.3g}–{close.max():.3g} "
                            f"while the median standard error of a paired difference with the best is "
-                           f"{np.median(ses):.2g} ({n} images). Their order in the column is noise."
+                           f"{np.nanmedian(ses):.2g} ({n_text(tests[0])}). Their order in the column is noise."
                            + gauss_text)
             elif gauss_good:
                 out.append(head + gauss_text.strip() + " The metric rewards something other than a map of "

@@ -90,7 +90,8 @@ def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str
     found = findings(results)
     if found:
         parts += ["## Findings\n", "Computed from the table below by `benchmarks/report/findings.py`; "
-                  "paired tests are over the same images.\n", *[f"- {f}" for f in found], ""]
+                  "paired tests are over independent units (the photo, on grids), n beside each "
+                  "p.\n", *[f"- {f}" for f in found], ""]
     for section in sections.SECTIONS.values():
         parts += section(results)
     if figures:

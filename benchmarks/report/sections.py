@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.report import speed as speed_section
+from benchmarks.report import zoo as zoo_section
 from benchmarks.report.common import TASK_METRICS, at_paper_deltas, deltas, md_table, paper_metrics, sort_key
 from benchmarks.report.stats import WIN_REFERENCE, metric_table, win_percent
 
@@ -65,7 +66,9 @@ def grid_pointing(results: pd.DataFrame) -> list:
             "Each 2×2 grid holds four photos of different classes; each cell's class is explained "
             "and scored by the share of the map's positive attribution inside that cell "
             "(`grid_localization`, chance 0.25) and by whether its maximum lies there "
-            "(`grid_pointing`). `n` counts grids (four explanations each).\n", md_table(table)]
+            "(`grid_pointing`). `n` counts grids (four explanations each). The photos repeat "
+            "across grids, so the findings' paired tests average each photo's cells first: "
+            "their n counts photos.\n", md_table(table)]
 
 
 def faithfulness(results: pd.DataFrame) -> list:
@@ -127,4 +130,5 @@ def speed(results: pd.DataFrame) -> list:
 
 SECTIONS = {"localization": localization, "grid_pointing": grid_pointing, "faithfulness": faithfulness,
             "agreement": agreement,
-            "sanity": sanity, "shattered_gradients": shattered_gradients, "speed": speed}
+            "sanity": sanity, "shattered_gradients": shattered_gradients, "speed": speed,
+            "zoo": zoo_section.markdown}

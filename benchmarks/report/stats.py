@@ -124,39 +124,149 @@ def metric_table(results: pd.DataFrame, task: str, metrics: list) -> pd.DataFram
     return df.rename(columns=arrows)
 
 
-def paired(a: pd.Series, b: pd.Series) -> tuple:
-    """Mean difference a-b over shared images and a two-sided Wilcoxon signed-rank p: NaN when
-    no image differs (or the test cannot be computed); see `p_text` for how to print it."""
+# The independent unit of each value row (``source`` column): a paired test averages its
+# differences per unit first (one grid cell is not an independent sample when its photo fills
+# other cells too). Rows without one (tables written before the column) fall back to the
+# image, or for the grid pointing game's cells to their grid.
+UNIT_COLUMN = "source"
+# Above this many units SciPy's Wilcoxon test leaves the exact distribution; below it the
+# smallest two-sided p on k units that differ is 2 / 2**k.
+EXACT_MAX_UNITS = 50
+
+
+def _has_cells(rows: pd.DataFrame) -> bool:
+    return "cell" in rows and rows.cell.notna().any() and (rows.cell.astype(str) != "").any()
+
+
+def unit_ids(rows: pd.DataFrame) -> pd.Series:
+    """The independent unit of each row: its ``source`` (a grid cell's photo, another task's
+    image id) where recorded; else its grid (``grid <image>``) for a grid cell, its image
+    otherwise."""
+    image = rows.image.astype(str) if "image" in rows else pd.Series("", index=rows.index)
+    fallback = ("grid " + image) if _has_cells(rows) else image
+    if UNIT_COLUMN not in rows:
+        return fallback
+    source = rows[UNIT_COLUMN].fillna("").astype(str)
+    return source.where(source != "", fallback)
+
+
+def unit_noun(rows: pd.DataFrame, units: pd.Series | None = None) -> str:
+    """What the units are, for the text: ``photos`` when recorded sources pool several values
+    (grid cells, grids that explain one photo), ``grids`` for cells pooled by the fallback,
+    else ``images``."""
+    units = unit_ids(rows) if units is None else units
+    if units.nunique() == len(units):
+        return "images"
+    recorded = UNIT_COLUMN in rows and (rows[UNIT_COLUMN].fillna("").astype(str) != "").all()
+    return "photos" if recorded or not _has_cells(rows) else "grids"
+
+
+def _singular(noun: str) -> str:
+    return noun[:-1] if noun.endswith("s") else noun
+
+
+class Paired(tuple):
+    """A paired test's result: unpacks as ``(d, p, n)``; ``d`` the mean difference a-b over the
+    pairs, ``p`` the two-sided Wilcoxon signed-rank p over the per-unit mean differences,
+    ``n`` the independent units. Also ``pairs`` (values paired), ``unit`` and ``pair_unit``
+    (nouns: photos, grid cells ...), ``differing`` (units whose mean difference is not 0: the
+    test's own n) and ``unit_diffs`` (one mean difference per unit)."""
+
+    def __new__(cls, d, p, n, pairs=0, unit="images", pair_unit="images", differing=None, unit_diffs=None):
+        self = super().__new__(cls, (d, p, n))
+        self.pairs, self.unit, self.pair_unit = int(pairs), unit, pair_unit
+        self.differing = int(n if differing is None else differing)
+        self.unit_diffs = pd.Series(dtype=float) if unit_diffs is None else unit_diffs
+        return self
+
+    d = property(lambda self: self[0])
+    p = property(lambda self: self[1])
+    n = property(lambda self: self[2])
+
+
+def paired(a: pd.Series, b: pd.Series, unit: str | None = None) -> Paired:
+    """Mean difference a-b over the shared index and a two-sided Wilcoxon signed-rank p over
+    the *independent units*: when the index has a ``unit`` level (`per_image`'s), the
+    differences are averaged per unit first, and ``n`` counts units, not pairs. NaN p when
+    no unit differs (or the test cannot be computed); see `describe` for how to print it.
+    ``unit``: the units' noun (default: the index's, see `per_image`)."""
+    pair_unit = "grid cells" if "cell" in (a.index.names or ()) else "images"
+    noun = unit or (a.name if a.name in ("photos", "grids", "images") else "images")
     joined = pd.concat([a.rename("a"), b.rename("b")], axis=1).dropna()
     if joined.empty:
-        return np.nan, np.nan, 0
+        return Paired(np.nan, np.nan, 0, 0, noun, pair_unit)
     d = joined.a - joined.b
+    if "unit" in (joined.index.names or ()):
+        per_unit = d.groupby(level="unit", sort=False).mean()
+    else:
+        per_unit = d.reset_index(drop=True)
+    nonzero = per_unit[per_unit != 0].to_numpy(float)   # zero_method "wilcox": zeros dropped
+    differing = len(nonzero)
     p = np.nan
-    if (d != 0).any():
+    if differing:
         try:
             from scipy.stats import wilcoxon
-            p = float(wilcoxon(joined.a, joined.b).pvalue)
+            p = float(wilcoxon(nonzero).pvalue)
         except Exception:
             p = np.nan
-    return float(d.mean()), p, len(joined)
+    return Paired(float(d.mean()), p, len(per_unit), len(d), noun, pair_unit, differing, per_unit)
 
 
-def p_text(p: float, n: int, d: float | None = None) -> str:
-    """How a paired test reads in the summary: ``Wilcoxon p=…``; on fewer than
-    `MIN_TEST_IMAGES` images "too few images for a test (n=…)"; when a and b are equal on
-    every image (``d`` 0 and no p) "identical on all n images"."""
+def p_text(p: float, n: int, d: float | None = None, unit: str = "images") -> str:
+    """How a p reads without its units (see `describe` for a `paired` result): ``Wilcoxon
+    p=…``; on fewer than `MIN_TEST_IMAGES` units "too few images for a test (n=…)"; when a and
+    b are equal on every unit (``d`` 0 and no p) "identical on all n images"."""
     if d is not None and d == 0 and not np.isfinite(p) and n:
-        return f"identical on all {n} images"
+        return f"identical on all {n} {unit}"
     if n < MIN_TEST_IMAGES:
-        return f"too few images for a test (n={n})"
+        return f"too few {unit} for a test (n={n})"
     if not np.isfinite(p):
         return "no test possible"
     return f"Wilcoxon p={p:.2g}"
 
 
+def smallest_p(k: int) -> float:
+    """The smallest two-sided p of an exact Wilcoxon signed-rank test on ``k`` nonzero
+    differences: 2 / 2**k (all of one sign)."""
+    return 2.0 / 2.0 ** k
+
+
+def n_text(r: Paired) -> str:
+    """The number of independent units of a `paired` result, and what was averaged into them:
+    ``n=8 photos; the 32 grid cells averaged per photo``, ``n=64 images``."""
+    pooled = f"; the {r.pairs} {r.pair_unit} averaged per {_singular(r.unit)}" if r.pairs > r.n else ""
+    return f"n={r.n} {r.unit}{pooled}"
+
+
+def describe(r: Paired) -> str:
+    """A paired test with its number of independent units beside the p: ``Wilcoxon p=0.016,
+    n=8 photos; the 32 grid cells averaged per photo``. Fewer than `MIN_TEST_IMAGES` units (or
+    units whose mean difference is not 0) cannot reach p < 0.05 and print no p; a p at the
+    floor of its n (`smallest_p`) says so: more units, not a larger effect, would lower it."""
+    d, p, n = r
+    pooled = f"; the {r.pairs} {r.pair_unit} averaged per {_singular(r.unit)}" if r.pairs > n else ""
+    if d == 0 and not np.isfinite(p) and n:
+        return f"identical on all {n} {r.unit}{pooled}"
+    if n < MIN_TEST_IMAGES:
+        return f"too few {r.unit} for a test (n={n}{pooled})"
+    if r.differing < MIN_TEST_IMAGES:
+        return f"too few {r.unit} differ for a test ({r.differing} of n={n} {r.unit}{pooled})"
+    if not np.isfinite(p):
+        return f"no test possible ({n_text(r)})"
+    if r.differing <= EXACT_MAX_UNITS and p <= smallest_p(r.differing) * (1 + 1e-9):
+        k = f"{n} {r.unit}" if r.differing == n else f"the {r.differing} {r.unit} that differ"
+        return f"Wilcoxon p={p:.2g}, n={n} {r.unit} (the smallest p {k} can give){pooled}"
+    return f"Wilcoxon p={p:.2g}, {n_text(r)}"
+
+
 def significant(p: float, n: int) -> bool:
-    """p < 0.05 on enough images for the test to mean anything."""
+    """p < 0.05 on enough images (units) for the test to mean anything."""
     return n >= MIN_TEST_IMAGES and np.isfinite(p) and p < 0.05
+
+
+def significant_result(r: Paired) -> bool:
+    """`significant` for a `paired` result: on enough independent units that differ."""
+    return significant(r.p, r.differing)
 
 
 def verdict_change(d: float, p: float, n: int = MIN_TEST_IMAGES) -> str:
@@ -169,9 +279,12 @@ def verdict_change(d: float, p: float, n: int = MIN_TEST_IMAGES) -> str:
 
 def per_image(results, model, method, choice, metric) -> pd.Series:
     """The metric's value per image (per image and cell for the grid pointing game: each cell
-    is its own explanation), for paired tests."""
+    is its own explanation), for paired tests: indexed by (``unit``, ``image``[, ``cell``]),
+    ``unit`` the independent unit of each value (`unit_ids`); the series' name is the units'
+    noun (`unit_noun`)."""
     sel = results[(results.model == model) & (results.method == method) & (results.metric == metric)
                   & (results.layer_choice == choice)]
-    if "cell" in sel and sel.cell.notna().any() and (sel.cell.astype(str) != "").any():
-        return sel.groupby(["image", "cell"]).value.first()
-    return sel.groupby("image").value.first()
+    keys = ["image", "cell"] if _has_cells(sel) else ["image"]
+    sel = sel.assign(unit=unit_ids(sel))
+    once = sel.drop_duplicates(keys)   # a value repeated (a sweep's jobs) pools nothing
+    return sel.groupby(["unit", *keys]).value.first().rename(unit_noun(once, once.unit))

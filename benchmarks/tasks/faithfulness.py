@@ -6,7 +6,9 @@ Masked pixels take ``metrics.masking.fill`` (:mod:`tfcam.fill`; the ``fill`` col
 row): the Average Drop / Increase masks and deletion's fill. Insertion keeps RISE's
 blurred start whatever the fill. ``original_confidence`` rows hold each image's unmasked
 probability Y of the explained class (the denominator of Average Drop): where it is
-saturated (1.0) masking either destroys the confidence or leaves it whole."""
+saturated (1.0) masking either destroys the confidence or leaves it whole. Every row names its
+independent unit (``source``: the image's id; on grids the photo whose class is explained,
+which several grids may share: :func:`benchmarks.tasks.grid_pointing.sources`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,11 +16,12 @@ from dataclasses import dataclass
 from benchmarks import api, maps
 from benchmarks.driver import Output
 from benchmarks.method_adapters import fill_label, masking_fill
+from benchmarks.tasks.grid_pointing import sources
 
 name = "faithfulness"
 family = maps.FAMILY
 record_errors = True
-columns = ("first_image", "n_images", "fill")
+columns = ("first_image", "n_images", "fill", "source")
 CURVES = ("deletion", "insertion")
 
 
@@ -55,8 +58,11 @@ def evaluate(run, unit, inputs) -> Output:
     base = unit.row
     rows, curves = [], []
 
+    units = sources(run.data, idx, targets)
+
     def add(metric, values):
-        rows.extend({**base, "image": int(i), "metric": metric, "value": float(v)} for i, v in zip(idx, values))
+        rows.extend({**base, "image": int(i), "source": u, "metric": metric, "value": float(v)}
+                    for i, u, v in zip(idx, units, values))
 
     if s.average_drop or s.increase_in_confidence:
         # One pass over original and masked images serves both metrics.

@@ -8,6 +8,10 @@ Each grid is explained once per cell, for that cell's class. Per grid and cell:
 * ``grid_pointing``: 1 when the map's maximum lies in the cell (the pointing game of Zhang
   et al., "Top-down Neural Attention by Excitation Backprop", ECCV 2016), else 0.
 
+Every row names the cell's photo (``source``): the photos repeat across grids (8 grids of 8
+photos fill 32 cells, each photo several), so the report's paired tests average the cells of
+one photo before testing (`sources`; :mod:`benchmarks.report.stats`).
+
 The map is the positive part of the method's raw attribution (``Explanation.raw``: before the
 [0, 1] min-max normalization, which would shift the shares), resized bilinearly to the image;
 methods without one (tf-keras-vis) are scored on their [0, 1] maps.
@@ -23,7 +27,7 @@ from benchmarks.driver import Output, Unit
 name = "grid_pointing"
 family = name
 record_errors = True
-columns = ("cell",)
+columns = ("cell", "source")
 
 
 @dataclass
@@ -68,6 +72,23 @@ def has_grids(data) -> bool:
     return getattr(data, "cell_labels", None) is not None
 
 
+def sources(data, idx, targets=None) -> list:
+    """The independent unit of each image's values (the ``source`` column the report's paired
+    tests average over): on grids, the photo whose class is explained (the cell holding the
+    ``targets`` class; the grid's id when no cell does), elsewhere the image's id (its position
+    when the data set has none)."""
+    idx = np.asarray(idx)
+    ids = getattr(data, "ids", None)
+    names = [str(i) for i in (idx if ids is None else np.asarray(ids)[idx])]
+    if not has_grids(data) or targets is None:
+        return names
+    out = []
+    for i, t, name in zip(idx, np.asarray(targets), names):
+        k = np.flatnonzero(data.cell_labels[i] == t)
+        out.append(str(data.cell_photos[i, k[0]]) if len(k) else name)
+    return out
+
+
 def units(run) -> list:
     if not has_grids(run.data):
         run.log(f"[tfcam-bench] grid_pointing skipped: data set {run.data.name} has no grids (dataset=grid)")
@@ -96,6 +117,7 @@ def evaluate(run, unit, inputs) -> Output:
         share = positive_share(values, data.cell_masks[cell:cell + 1])[:, 0]
         hit = pointing_hits(values, data.cell_masks[cell:cell + 1])[:, 0]
         for i, s, h in zip(idx, share, hit):
-            rows.append({**unit.row, "image": int(i), "cell": cell, "metric": "grid_localization", "value": float(s)})
-            rows.append({**unit.row, "image": int(i), "cell": cell, "metric": "grid_pointing", "value": float(h)})
+            at = {**unit.row, "image": int(i), "cell": cell, "source": str(data.cell_photos[i, cell])}
+            rows.append({**at, "metric": "grid_localization", "value": float(s)})
+            rows.append({**at, "metric": "grid_pointing", "value": float(h)})
     return Output(rows)

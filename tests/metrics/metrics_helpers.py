@@ -136,3 +136,27 @@ def sobel_maps(model, images, targets):
     from skimage.filters import sobel
 
     return np.stack([sobel(im[..., 0]) for im in np.asarray(images)])
+
+
+def smooth_cnn(size=8, channels=1, classes=3, seed=0):
+    """A smooth but clearly nonlinear (tanh, large weights) convolutional model: Integrated
+    Gradients' integral is well behaved, and far from its first-order approximation."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((size, size, channels))
+    init = keras.initializers.RandomNormal(stddev=1.5, seed=seed)
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="tanh", kernel_initializer=init,
+                            bias_initializer=init, name="conv")(inp)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(classes, name="logits")(x)
+    return keras.Model(inp, out)
+
+
+def relu_mlp_without_bias(size=4, channels=1, classes=3, seed=0):
+    """Flatten -> Dense(8, relu) -> Dense(classes), no biases: f(0) = 0 and LRP-0 conserves
+    the logit exactly."""
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((size, size, channels))
+    x = keras.layers.Flatten()(inp)
+    x = keras.layers.Dense(8, activation="relu", use_bias=False)(x)
+    out = keras.layers.Dense(classes, use_bias=False)(x)
+    return keras.Model(inp, out)

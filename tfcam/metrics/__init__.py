@@ -1,5 +1,5 @@
-"""Evaluation metrics for explanations: faithfulness, localization, sanity checks and
-shattered-gradient analysis.
+"""Evaluation metrics for explanations: faithfulness, localization, sanity checks,
+shattered-gradient analysis, robustness, complexity and the attribution axioms.
 
 Every metric returns per-sample values and their aggregate (`MetricResult`) or a tidy
 pandas DataFrame, and declares whether higher is better.
@@ -10,6 +10,11 @@ A metric is a function over ``(model, images, maps, targets)`` (localization met
 ==========================  ===========================================================
 ``faithfulness.py``         Average Drop, Increase in Confidence, Win %
 ``deletion_insertion.py``   deletion / insertion curves and their AUC
+``road.py``                 ROAD: MoRF / LeRF curves with noisy linear imputation
+``infidelity.py``           infidelity of attributions (Yeh et al. 2019)
+``sensitivity.py``          max-sensitivity of an explanation method (Yeh et al. 2019)
+``completeness.py``         completeness: Σ attributions vs f(x) − f(baseline)
+``complexity.py``           sparseness (Gini) and complexity (entropy) of the maps alone
 ``localization.py``         IoU, box accuracy, pointing games, Loc(δ), class sensitivity
 ``sanity.py``               the parameter randomization test
 ``randomize.py``            which layers it re-draws (`weighted_layers`) and how
@@ -20,6 +25,8 @@ A metric is a function over ``(model, images, maps, targets)`` (localization met
 ``_ground_truth.py``        boxes and masks
 ``_ranks.py``               pixel ranks, Spearman correlation
 ``_scoring.py``             `ClassScorer`: the explained class's probability
+``_logits.py``              `LogitScorer`: the explained class's logit (what methods explain)
+``_attributions.py``        checks of attributions and baselines
 ``_forward.py``             compiled, batched model calls (through `tfcam.backend`)
 ==========================  ===========================================================
 
@@ -65,7 +72,10 @@ from .deletion_insertion import (
     deletion_insertion,
     insertion,
 )
+from .complexity import complexity, sparseness
+from .completeness import completeness
 from .faithfulness import average_drop, increase_in_confidence, win_percent
+from .infidelity import infidelity
 from .localization import (
     box_accuracy,
     class_sensitivity,
@@ -80,6 +90,7 @@ from .localization import (
 )
 from .randomize import randomize_layer, weighted_layers
 from .result import HIGHER_IS_BETTER, MetricResult
+from .road import noisy_linear_imputation, road
 from .sanity import randomization_test, summarize_randomization
 from .shattering import (
     gradcam_weights,
@@ -88,6 +99,7 @@ from .shattering import (
     sign_coherence,
     sign_coherence_noise_floor,
 )
+from .sensitivity import max_sensitivity
 from .similarity import similarities
 
 __all__ = [
@@ -99,12 +111,15 @@ __all__ = [
     "boxes_to_masks",
     "compiled_forward",
     "class_sensitivity",
+    "completeness",
+    "complexity",
     "deletion",
     "deletion_insertion",
     "energy_pointing_game",
     "gaussian_blur",
     "gradcam_weights",
     "increase_in_confidence",
+    "infidelity",
     "insertion",
     "iou",
     "lag1_autocorrelation",
@@ -112,14 +127,18 @@ __all__ = [
     "loc_delta",
     "loc_delta_curve",
     "mask_iou",
+    "max_sensitivity",
+    "noisy_linear_imputation",
     "pointing_game",
     "predict",
     "randomization_test",
     "randomize_layer",
+    "road",
     "shattering",
     "sign_coherence",
     "sign_coherence_noise_floor",
     "similarities",
+    "sparseness",
     "spearman",
     "summarize_randomization",
     "threshold_maps",

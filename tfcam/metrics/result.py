@@ -27,6 +27,13 @@ HIGHER_IS_BETTER = {
     "spearman": False,
     "ssim": False,
     "hog_spearman": False,
+    "infidelity": False,
+    "max_sensitivity": False,
+    "road_morf": False,
+    "road_lerf": True,
+    "sparseness": True,
+    "complexity": False,
+    "completeness": False,
 }
 
 

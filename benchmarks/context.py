@@ -92,7 +92,8 @@ class Context:
         return unit_maps(maps, len(images), images.shape[1:3])
 
     def save_figure_maps(self, method_cfg, layer_choice, idx, maps) -> None:
-        """Keep the maps of the first ``report.n_images`` images for the heatmap grids."""
+        """Keep the maps of the first ``report.n_images`` images for the heatmap grids, with
+        the class each explains (``targets``: the figure names it)."""
         n_fig = int(self.cfg.get("report", {}).get("n_images", 4))
         sel = np.flatnonzero(np.asarray(idx) < n_fig)
         if not len(sel):
@@ -101,5 +102,6 @@ class Context:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{method_cfg.id}__{layer_choice}.npz"
         tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez_compressed(tmp, maps=maps[sel].astype(np.float16), image=np.asarray(idx)[sel])
+        np.savez_compressed(tmp, maps=maps[sel].astype(np.float16), image=np.asarray(idx)[sel],
+                            targets=np.asarray(self.targets)[np.asarray(idx)[sel]])
         tmp.replace(path)

@@ -25,9 +25,11 @@ from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
 from tfcam.api import explain, methods
 from tfcam.explanation import Explanation
+from tfcam.imagenet import imagenet_classes
 from tfcam.layer_lookup import explainable_layers
 from tfcam.lrp import LRP, relevance_at
 from tfcam.registry import register
+from tfcam.score_targets import regression_target, segmentation_target, similarity_target
 from tfcam.visualize import overlay, visualize_class
 
 METHODS = methods()
@@ -38,5 +40,5 @@ __all__ = [
     "RelevanceCAM", "LRP", "GuidedBackprop", "Deconvnet", "GuidedGradCAM", "lrp", "relevance_at",
     "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
     "Explanation", "explain", "explainable_layers", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
-    "register",
+    "register", "segmentation_target", "regression_target", "similarity_target", "imagenet_classes",
 ]

@@ -175,10 +175,18 @@ def make_grids(photos: dict, kept: list, image_size: int, n_grids: int, seed: in
     return GridDataset(
         images=images, labels=labels[:, 0], masks=np.broadcast_to(masks[0], (n, *masks.shape[1:])).copy(),
         boxes=boxes_from_masks(np.broadcast_to(masks[0], (n, *masks.shape[1:]))),
-        class_names=[f"class_{i}" for i in range(num_classes)],
+        class_names=class_names(num_classes),
         second_labels=labels[:, 1], second_masks=np.broadcast_to(masks[1], (n, *masks.shape[1:])).copy(),
         ids=np.asarray(["+".join(row) for row in names]), name=name, meta=dict(meta or {}),
         cell_labels=labels, cell_masks=masks, cell_photos=names)
+
+
+def class_names(num_classes: int) -> list:
+    """ImageNet's names for an ImageNet model's 1,000 classes (images.csv: "tripod", not
+    "class_872"), else numbered."""
+    from tfcam import imagenet_classes
+    names = imagenet_classes()
+    return list(names) if num_classes == len(names) else [f"class_{i}" for i in range(num_classes)]
 
 
 def build(classify: Callable, root=None, image_size: int = 224, n_grids: int = 16,

@@ -1,6 +1,11 @@
-"""The heatmap grids: per model and image, the image (its class and the model's probability
-of it), then one panel per method @ layer choice with maps, a "failed" panel where a method's
-maps failed; drawn with `tfcam.visualize.grid`."""
+"""The heatmap grids: per model and image, the image (the class its maps explain and the
+model's probability of it), then one panel per method @ layer choice with maps, a "failed"
+panel where a method's maps failed; drawn with `tfcam.visualize.grid`.
+
+The class explained is the image's label, or the model's top-1 class (``targets``:
+predicted, e.g. on the grid pointing game's grids, whose label is only cell 0's class): the
+maps' files record it (`Context.save_figure_maps`), and an ImageNet model's classes are
+named with `tfcam.imagenet_classes` ("Egyptian cat (285)")."""
 from __future__ import annotations
 
 import math
@@ -77,12 +82,47 @@ def _confidences(results: pd.DataFrame | None, model: str) -> tuple:
     return {int(i): float(v) for i, v in p.items()}, (kinds[0] if kinds else "label")
 
 
-def _image_title(name: str, p: float | None, targets: str) -> str:
-    if p is None:
-        return name
-    if targets == "predicted":  # the probability is the top-1 class's, which may not be the label
-        return f"label: {name}\np(top-1) = {p:.2f}"
-    return f"{name}\np({name}) = {p:.2f}"
+def _explained_class(entries: dict, image_id: int) -> int | None:
+    """The class the model's maps of image ``image_id`` explain (``targets`` in the maps'
+    files); None where the run did not record it."""
+    for e in entries.values():
+        hit = np.flatnonzero(np.asarray(e["image"]) == image_id) if "targets" in e else ()
+        if len(hit):
+            return int(e["targets"][hit[0]])
+    return None
+
+
+def _imagenet_model(results: pd.DataFrame | None, model: str) -> bool:
+    """Whether the model has ImageNet weights (its rows' ``weights``): its classes are ImageNet's."""
+    if results is None or results.empty or not {"model", "weights"} <= set(results.columns):
+        return False
+    weights = results.loc[results.model == model, "weights"].dropna().astype(str)
+    return any(w.startswith("imagenet") for w in weights)
+
+
+def _class_text(index: int | None, imagenet: bool) -> str:
+    """'Egyptian cat (285)' for an ImageNet model, else 'class 285'."""
+    if index is None:
+        return "class not recorded"
+    from tfcam import imagenet_classes
+    names = imagenet_classes() if imagenet else ()
+    return f"{names[index]} ({index})" if 0 <= index < len(names) else f"class {index}"
+
+
+def _image_title(explained: str, p: float | None, targets: str, of_label: bool) -> str:
+    """The class the maps explain and the model's probability of it."""
+    if of_label:
+        return explained if p is None else f"{explained}\np({explained}) = {p:.2f}"
+    head = f"top-1: {explained}" if targets == "predicted" else explained
+    return head if p is None else f"{head}\np = {p:.2f}"
+
+
+def _outline_note(label_name: str, explained: str, of_label: bool) -> str:
+    """What the white outline is: the label's region, which is the explained class's only
+    where the maps explain the label."""
+    if of_label or not label_name or explained.lower().startswith(label_name.lower() + " ("):
+        return "white: ground truth"
+    return f"white: the region of the label, {label_name}"
 
 
 def _panel_columns(n_panels: int) -> int:
@@ -112,6 +152,7 @@ def make_heatmap_grids(maps: dict | None, results: pd.DataFrame | None = None, m
         kept = list(dict.fromkeys(m for m, _ in panels))[:max(1, int(max_methods))]
         panels = [p for p in panels if p[0] in kept]
         p_of, targets = _confidences(results, model)
+        imagenet = _imagenet_model(results, model)
         for k, image_id in enumerate(ref["image"]):
             image_id = int(image_id)
             columns = {}
@@ -128,10 +169,16 @@ def make_heatmap_grids(maps: dict | None, results: pd.DataFrame | None = None, m
                 continue
             label = int(ref["labels"][k]) if "labels" in ref else None
             name = maps["class_names"].get(image_id) or ("" if label is None else f"class {label}")
+            explained = _explained_class(entries, image_id)
+            if explained is None and targets == "label":
+                explained = label
+            of_label = targets == "label" and explained == label
+            shown = (name or f"image {image_id}") if of_label else _class_text(explained, imagenet)
             ncols = _panel_columns(len(columns) + 1)
             fig = grid(ref["images"][k:k + 1].astype(np.float32), columns, ncols=ncols,
                        outlines=ref["masks"][k:k + 1] if "masks" in ref else None,
-                       image_titles=[_image_title(name or f"image {image_id}", p_of.get(image_id), targets)],
-                       title=f"{model}, image {image_id}: maps per method @ layer (white: ground truth)")
+                       image_titles=[_image_title(shown, p_of.get(image_id), targets, of_label)],
+                       title=f"{model}, image {image_id}: maps per method @ layer "
+                             f"({_outline_note(name, shown, of_label)})")
             out.append((f"heatmaps_{model}_img{image_id}.png", fig))
     return out

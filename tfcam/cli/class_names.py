@@ -1,4 +1,9 @@
-"""Class names from a `--labels` file: one name per line, or JSON."""
+"""Class names for `--labels`: `imagenet` (the 1,000 names tfcam ships), or a file with one
+name per line, or JSON.
+
+Without --labels, nothing is guessed: a model of 1,000 outputs is most likely an ImageNet
+classifier, but a wrong name would mislead, so the command line says that `--labels imagenet`
+names its classes (`labels_note`) and keeps the numbers."""
 
 from __future__ import annotations
 
@@ -6,6 +11,35 @@ import json
 from pathlib import Path
 
 from tfcam.cli.errors import UsageError
+from tfcam.imagenet import NUM_CLASSES as IMAGENET_CLASSES
+from tfcam.imagenet import imagenet_classes
+
+IMAGENET = "imagenet"  # --labels imagenet (a file of that name: ./imagenet)
+
+
+def class_names(labels: str | None) -> dict[int, str]:
+    """{class index: name} for the `--labels` value: none, `imagenet`, or a file."""
+    if not labels:
+        return {}
+    if labels.strip().lower() == IMAGENET:
+        return dict(enumerate(imagenet_classes()))
+    return read_class_names(labels)
+
+
+def check_class_count(labels: str | None, outputs: int | None) -> None:
+    """`--labels imagenet` names 1,000 outputs: on a model of another count it would name the
+    wrong classes."""
+    if labels and labels.strip().lower() == IMAGENET and outputs is not None and outputs != IMAGENET_CLASSES:
+        raise UsageError(f"--labels imagenet names {IMAGENET_CLASSES:,} ImageNet classes, but the model has "
+                         f"{outputs} outputs: give a file of its class names, one per line")
+
+
+def labels_note(labels: str | None, outputs: int | None) -> str | None:
+    """A line for a model of 1,000 outputs explained without --labels, else None."""
+    if labels or outputs != IMAGENET_CLASSES:
+        return None
+    return (f"note: the model has {IMAGENET_CLASSES:,} outputs; if it is an ImageNet classifier, "
+            "--labels imagenet names its classes (tfcam ships the names)")
 
 
 def read_class_names(path) -> dict[int, str]:
@@ -37,18 +71,26 @@ def read_class_names(path) -> dict[int, str]:
 
 
 def class_index(target: str, names: dict[int, str]) -> int:
-    """`--target` as a class index: a number, or a class name of the labels file."""
+    """`--target` as a class index: a number, or a class name of --labels (case, spaces and
+    underscores aside: "egyptian_cat" is "Egyptian cat")."""
     try:
         return int(target)
     except ValueError:
         pass
-    matches = [k for k, name in names.items() if name.lower() == target.strip().lower()]
+    matches = [k for k, name in names.items() if _same_name(name, target)]
     if matches:
         return matches[0]
     if not names:
-        raise UsageError(f"--target {target}: give a class index, or --labels FILE to name classes")
+        raise UsageError(f"--target {target}: give a class index, or --labels FILE (or imagenet) "
+                         "to name classes")
     import difflib
 
     close = difflib.get_close_matches(target, list(names.values()), n=3, cutoff=0.6)
     hint = f" Did you mean {close}?" if close else ""
-    raise UsageError(f"--target {target}: no class of that name in the labels file.{hint}")
+    raise UsageError(f"--target {target}: no class of that name in --labels.{hint}")
+
+
+def _same_name(name: str, target: str) -> bool:
+    def key(text):
+        return " ".join(text.replace("_", " ").split()).lower()
+    return key(name) == key(target)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfcam.cli.class_names import class_index, read_class_names
+from tfcam.cli.class_names import check_class_count, class_index, class_names, labels_note
 from tfcam.cli.errors import UsageError
 from tfcam.cli.images import fit_to_model, image_paths, model_input
 from tfcam.cli.model_file import load_model
@@ -30,7 +30,9 @@ def add_arguments(parser) -> None:
                         "torch (ImageNet mean/std), caffe (BGR 0-255 minus the mean) or a number, a "
                         "scale (255 for 0-255 images); default none")
     parser.add_argument("--scale", type=float, help="same as --preprocess NUMBER")
-    parser.add_argument("--labels", help="class names: a text file, one per line, or a JSON list")
+    parser.add_argument("--labels", metavar="imagenet|FILE",
+                        help="class names: imagenet (ImageNet's 1,000, shipped with tfcam), or a file: "
+                        "one name per line (line 1 is class 0) or a JSON list; default: class numbers")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a method option (see `tfcam methods`), e.g. max_channels=32; "
                         "given to the methods that take it")
@@ -48,9 +50,14 @@ def run(args, log=print) -> int:
                          "(--scale S is --preprocess S)")
     mode = args.preprocess if args.scale is None else args.scale
     preprocess.affine(mode)  # a bad name fails before the model loads
-    names = read_class_names(args.labels) if args.labels else {}
+    names = class_names(args.labels)
     paths = image_paths(args.images)
     model = load_model(args.model)
+    outputs = _output_count(model)
+    check_class_count(args.labels, outputs)
+    note = labels_note(args.labels, outputs)
+    if note:
+        log(note)
     height, width, channels = model_input(model)
     originals = [read_image(p) for p in paths]
     shown = [fit_to_model(im, height, width, channels) for im in originals]
@@ -96,6 +103,12 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise ValueError(text)
     return value
+
+
+def _output_count(model) -> int | None:
+    """The number of classes of a one-output classifier (batch, classes), else None."""
+    shapes = [tuple(t.shape) for t in model.outputs]
+    return shapes[0][-1] if len(shapes) == 1 and len(shapes[0]) == 2 else None
 
 
 def _method_options(pairs, methods) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tfcam.cli import explain_command, layers_command, methods_command
+from tfcam.cli import explain_command, layers_command, methods_command, user_code
 from tfcam.cli.errors import USER_ERRORS
 
 COMMANDS = {
@@ -16,7 +16,7 @@ COMMANDS = {
 }
 EXAMPLE = """example:
   tfcam explain model.keras cat.jpg dog.jpg --method grad_cam --method relevance_cam --out maps
-  tfcam layers model.keras
+  tfcam layers model.keras --import my_layers.py    # a model with custom layers
   tfcam methods"""
 
 
@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                              help="show tracebacks and TensorFlow's own log lines")
         module.add_arguments(command)
+        user_code.add_argument(command)  # every command: the user's layers (and methods) first
     return top
 
 
@@ -41,6 +42,7 @@ def main(argv=None) -> int:
         return 2
     module, _ = COMMANDS[args.command]
     try:
+        user_code.import_all(args.imports)
         return module.run(args)
     except USER_ERRORS as e:
         if args.debug:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from tfcam.cli.errors import UsageError
@@ -21,9 +22,37 @@ def load_model(path):
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)  # no Lambda code runs
     except Exception as e:  # noqa: BLE001 - Keras raises many kinds; the user needs its reason
-        raise UsageError(f"Keras cannot load the model {path}: {_first_line(e)}. Save it with "
-                         "model.save('model.keras'); custom layers need "
-                         "@keras.saving.register_keras_serializable") from None
+        raise UsageError(f"Keras cannot load the model {path}: {_reason(e)}") from None
+
+
+def _reason(error: Exception) -> str:
+    """Why Keras could not load the model, and the fix: a custom class whose code was not
+    imported, a Lambda that safe mode keeps out, or Keras' own first sentence."""
+    text = str(error)
+    missing = re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+    if missing:
+        name = missing.group(1)
+        saved_in = re.search(r"'module': '([^']+)', 'class_name': '" + re.escape(name) + "'", text)
+        return (f"it uses the custom class '{name}'{_defined_in(saved_in and saved_in.group(1))}, "
+                "which is not registered: pass the file "
+                "or module that defines it with --import FILE.py (or --import MODULE); the class needs "
+                "@keras.saving.register_keras_serializable()")
+    if "Lambda" in text and "safe_mode" in text:
+        return ("it holds a Lambda layer whose Python code Keras' safe mode does not run (tfcam keeps "
+                "safe mode on): write the Lambda as a custom layer class with "
+                "@keras.saving.register_keras_serializable(), save the model again and pass that "
+                "class's file with --import")
+    return (f"{_first_line(error)}. Save it with model.save('model.keras'); custom layers: pass "
+            "the code that defines them with --import FILE.py")
+
+
+def _defined_in(module: str | None) -> str:
+    """Where the class lived when the model was saved (Keras records its module)."""
+    if not module:
+        return ""
+    if module == "__main__":
+        return " (defined in the script or notebook that saved the model: move it to a .py file)"
+    return f" (module '{module}' when the model was saved)"
 
 
 def _saved_model_folder(path: Path):

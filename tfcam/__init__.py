@@ -41,4 +41,5 @@ __all__ = [
     "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
     "Explanation", "explain", "explainable_layers", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
     "register", "segmentation_target", "regression_target", "similarity_target", "imagenet_classes",
+    "callbacks",
 ]

@@ -93,9 +93,9 @@ def find_synsets(root: Path, synsets: str | None) -> Path | None:
 
 
 def _folders(root: Path) -> tuple:
-    for images, annotations in LAYOUTS:
+    for images, boxes in LAYOUTS:
         if (root / images).is_dir():
-            ann = root / annotations
+            ann = root / boxes
             return root / images, ann if ann.is_dir() else root  # XML beside images/: as before
     return root, root
 

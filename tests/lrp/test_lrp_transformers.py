@@ -90,6 +90,7 @@ def test_group_norm_rule_matches_numpy():
                 _eps_lrp(jacobian, v, z, r[n, :, :, channels].ravel()), rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`:UserWarning")  # still a Keras option
 def test_rms_scaling_passes_relevance_unchanged():
     x = np.random.default_rng(4).normal(size=(2, 5)).astype("float32")
     norm = L.LayerNormalization(rms_scaling=True)

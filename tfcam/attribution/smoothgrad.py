@@ -10,7 +10,6 @@ independent draws) and a gradient map per input.
 
 from __future__ import annotations
 
-import numpy as np
 from keras import ops
 
 from tfcam import backend

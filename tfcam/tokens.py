@@ -139,8 +139,9 @@ def reads_leading_only(program, key: str, grid: TokenGrid) -> bool:
 
 
 def _leading_index(index, leading: int) -> bool:
-    """`x[:, i]` (or `x[:, a:b]`) with only leading tokens."""
-    if not isinstance(index, tuple) or len(index) != 2 or index[0] != slice(None):
+    """`x[:, i]` (or `x[:, a:b]`) with only leading tokens (a list once the model has been
+    saved and loaded)."""
+    if not isinstance(index, (tuple, list)) or len(index) != 2 or index[0] != slice(None):
         return False
     token = index[1]
     if isinstance(token, int):

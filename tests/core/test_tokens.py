@@ -62,6 +62,16 @@ def test_the_grid_is_read_from_the_model(model):
     assert listed["block1_norm1"].tokens == "tokens on a 4×4 grid after 1 leading token(s)"
 
 
+def test_a_saved_and_loaded_vit_keeps_its_default_layer(model, x, tmp_path):
+    # regression: a loaded model's x[:, 0] holds its index as a list, not a tuple, and the
+    # class-token-only layers were no longer recognised (the default became "norm", all 0)
+    model.save(tmp_path / "vit.keras")
+    loaded = keras.models.load_model(tmp_path / "vit.keras")
+    listed = {layer.path: layer for layer in explainable_layers(loaded)}
+    assert listed["block1_norm1"].default and listed["norm"].class_token_only
+    assert tfcam.explain(loaded, x, method="grad_cam").layer == "block1_norm1"
+
+
 def test_the_default_layer_is_the_input_of_the_last_attention(model, x):
     # after the last attention only the class token reaches the head: a CAM there is 0
     explanation = tfcam.explain(model, x, method="grad_cam")

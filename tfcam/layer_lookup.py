@@ -154,6 +154,11 @@ def find_layer(program: Program, layer) -> LayerTap:
     )
 
 
+def _class_token_only(program: Program, tap: LayerTap) -> bool:
+    """A token layer of which the model reads only the leading (class) tokens."""
+    return tap.view is not None and tokens.reads_leading_only(program, tap.key, tap.view)
+
+
 def is_pointwise(shape) -> bool:
     """A layer output whose every spatial axis is 1 (a 1×1 conv after global pooling, the
     last block of an Inception at a small input): a CAM there is constant by construction,
@@ -173,8 +178,7 @@ def default_layer(program: Program) -> LayerTap:
     input of the last attention layer, as pytorch-grad-cam advises (`blocks[-1].norm1`)."""
     ranks = cam_ranks(program)
     for rank in ranks:
-        found = [t for t in _cam_taps(program, (rank,))
-                 if t.view is None or not tokens.reads_leading_only(program, t.key, t.view)]
+        found = [t for t in _cam_taps(program, (rank,)) if not _class_token_only(program, t)]
         larger = [t for t in found if not is_pointwise(t.shape)]
         if larger:
             return larger[-1]
@@ -204,9 +208,9 @@ def require_spatial(tap: LayerTap, program: Program, method: str) -> None:
     warning for a 1×1 layer, where a CAM is constant (`is_pointwise`)."""
     ranks = cam_ranks(program)
     if tap.spatial_rank in ranks:
-        if tap.view is not None and tokens.reads_leading_only(program, tap.key, tap.view):
-            usable = [t.path for t in _cam_taps(program, ranks) if t.view is None
-                      or not tokens.reads_leading_only(program, t.key, t.view)]
+        if _class_token_only(program, tap):
+            usable = [t.path for t in _cam_taps(program, ranks)
+                      if not _class_token_only(program, t)]
             warnings.warn(
                 f"{method}: the model reads only the leading (class) token of '{tap.path}', "
                 "so its patch tokens' gradients and relevance are 0 and so is a gradient or "
@@ -276,8 +280,7 @@ def explainable_layers(model) -> list[ExplainableLayer]:
     return [ExplainableLayer(t.path, type(t.layer).__name__, tuple(t.shape), t.path == default,
                              is_pointwise(t.shape),
                              None if t.view is None else t.view.describe(),
-                             t.view is not None
-                             and tokens.reads_leading_only(program, t.key, t.view))
+                             _class_token_only(program, t))
             for t in found.values()]
 
 

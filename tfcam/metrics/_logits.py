@@ -16,7 +16,6 @@ import keras
 import numpy as np
 
 from tfcam import backend, graph
-from tfcam import targets as tfcam_targets
 
 from ._forward import concat, forward
 from ._scoring import ClassScorer, _output_activation, needs_softmax
@@ -81,11 +80,7 @@ class LogitScorer(ClassScorer):
         if apply_softmax is None:  # the probability, as ClassScorer reads it
             apply_softmax = True if ends_in_softmax else needs_softmax(raw, model)
         self.apply_softmax = bool(apply_softmax)
-        values = self._probabilities(raw)  # the logits unless apply_softmax
-        indices = tfcam_targets.class_indices(targets, self.n, values.shape[1], model.name)
-        top1 = np.argmax(values, axis=1)
-        self.classes = np.where(indices == tfcam_targets.TOP1, top1, indices).astype(np.int64)
-        self.original = values[np.arange(self.n), self.classes]
+        self._resolve_classes(self._probabilities(raw), targets)  # logits unless apply_softmax
 
     def scores(self, make_batch: Callable[[int, int], np.ndarray], image_index) -> np.ndarray:
         """Scores of the inputs ``make_batch(start, stop)`` builds; input i is scored on the

@@ -88,11 +88,15 @@ class ClassScorer:
             self.original = self._callable_scores(raw, self.n)
             return
         self.apply_softmax = needs_softmax(raw, model) if apply_softmax is None else bool(apply_softmax)
-        probs = self._probabilities(raw)
-        indices = tfcam_targets.class_indices(targets, self.n, probs.shape[1], model.name)
-        top1 = np.argmax(probs, axis=1)
+        self._resolve_classes(self._probabilities(raw), targets)
+
+    def _resolve_classes(self, scores: np.ndarray, targets) -> None:
+        """`classes` (the targets, the top-1 of `scores` where None) and `original`, the
+        images' own scores of those classes."""
+        indices = tfcam_targets.class_indices(targets, self.n, scores.shape[1], self.model.name)
+        top1 = np.argmax(scores, axis=1)
         self.classes = np.where(indices == tfcam_targets.TOP1, top1, indices).astype(np.int64)
-        self.original = probs[np.arange(self.n), self.classes]
+        self.original = scores[np.arange(self.n), self.classes]
 
     def maps(self, maps_or_explain_fn):
         """The maps themselves, or those of an explain function

@@ -92,6 +92,19 @@ def test_segmentation_without_mask_sums_the_pixels_predicted_as_the_class():
     assert not np.allclose(ex.scores, y[..., c].sum(axis=(1, 2)), rtol=1e-3)
 
 
+def test_segmentation_without_mask_is_the_mask_of_the_predicted_pixels():
+    # the default region against the explicit one, on one image (a mask is one region)
+    model, x = unet(), images(1, 8, 3)
+    predicted = predict(model, x).argmax(-1)[0]
+    c = int(np.bincount(predicted.ravel()).argmax())
+    default = tfcam.explain(model, x, method="grad_cam", layer="mid",
+                            targets=tfcam.segmentation_target(c))
+    explicit = tfcam.explain(model, x, method="grad_cam", layer="mid",
+                             targets=tfcam.segmentation_target(c, mask=predicted == c))
+    np.testing.assert_allclose(default.scores, explicit.scores, rtol=1e-6)
+    np.testing.assert_allclose(default.maps, explicit.maps, atol=1e-6)
+
+
 def test_segmentation_gradient_is_zero_outside_the_region():
     model, x = pointwise(), images(2, 6, 2) - 0.5
     labels = predict(model, x).argmax(-1)

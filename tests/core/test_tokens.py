@@ -77,6 +77,8 @@ def test_the_default_layer_is_the_input_of_the_last_attention(model, x):
     explanation = tfcam.explain(model, x, method="grad_cam")
     assert explanation.layer == "block1_norm1"
     assert explanation.maps.std() > 0.01
+    explicit = tfcam.explain(model, x, method="grad_cam", layer="block1_norm1", reshape=(4, 4))
+    np.testing.assert_array_equal(explanation.maps, explicit.maps)  # the default is that choice
     with pytest.warns(UserWarning, match="reads only the leading .class. token of 'norm'"):
         last = tfcam.explain(model, x, method="grad_cam", layer="norm")
     assert not last.maps.any()  # why it is not the default

@@ -13,8 +13,8 @@ import hydra  # noqa: E402 - after the console filter
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from benchmarks import schema  # noqa: F401 - registers the config schemas
-from benchmarks.configs import default_conf_dir
+from . import schema  # noqa: F401 - registers the config schemas
+from .configs import default_conf_dir
 
 
 @hydra.main(version_base="1.3", config_path=str(default_conf_dir()), config_name="config")
@@ -24,7 +24,7 @@ def main(cfg: DictConfig) -> None:
     # TensorFlow's retracing notices and absl chatter drown the progress bars
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
-    from benchmarks.app import run
+    from .app import run
     run(cfg, HydraConfig.get().runtime.output_dir)
 
 

@@ -11,25 +11,25 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from benchmarks import driver, plan
-from benchmarks.configs import load_group
-from benchmarks.context import Context
-from benchmarks.data.synthetic import SyntheticSpec
-from benchmarks.results import ResultStore, result_columns
-from benchmarks.tasks import COLUMNS, PROVIDERS, TASKS
+from . import driver, plan
+from .configs import load_group
+from .context import Context
+from .data.synthetic import SyntheticSpec
+from .results import ResultStore, result_columns
+from .tasks import COLUMNS, PROVIDERS, TASKS
 
 
 def load_dataset(dcfg, progress: bool = False, log=print):
     kind = str(dcfg.get("kind", "synthetic"))
     if kind == "synthetic":
-        from benchmarks.data.synthetic import SyntheticSpec, generate
+        from .data.synthetic import SyntheticSpec, generate
         fields = SyntheticSpec.__dataclass_fields__
         spec = SyntheticSpec(**{k: (tuple(v) if k == "object_scale" else v)
                                 for k, v in OmegaConf.to_container(dcfg, resolve=True).items()
                                 if k in fields and v is not None})
         return generate(spec, progress=progress)
     if kind == "folder":
-        from benchmarks.data.folder import load_folder
+        from .data.folder import load_folder
         if OmegaConf.is_missing(dcfg, "root") or not dcfg.root:
             raise ValueError("dataset=folder needs dataset.root=DIR (the folder of your images)")
         n_images = dcfg.get("n_images") or dcfg.get("limit")  # limit: n_images' former name
@@ -37,7 +37,7 @@ def load_dataset(dcfg, progress: bool = False, log=print):
                            n_images, int(dcfg.get("seed") or 0), OmegaConf.select(dcfg, "synsets", default=None),
                            log=log)
     if kind == "grid":
-        from benchmarks.data.grid import from_config
+        from .data.grid import from_config
         return from_config(dcfg, imagenet_classifier(str(dcfg.get("select_model") or "efficientnet_lite0")))
     raise ValueError(f"unknown dataset kind {kind!r} (synthetic, folder, grid)")
 
@@ -46,8 +46,8 @@ def imagenet_classifier(model_name: str):
     """``classify(images) -> probabilities`` of the model config ``model_name`` with its
     ImageNet weights: the grids' photos are chosen by it (a model trained on the built-in
     shapes has no classes a photo can have)."""
-    from benchmarks.data.grid import classifier
-    from benchmarks.models import zoo
+    from .data.grid import classifier
+    from .models import zoo
     cfg = load_group("model", model_name)
     weights = zoo.imagenet_weights_file(cfg)
     if weights is None:
@@ -67,7 +67,7 @@ def check_weights_fit_data(dcfg, model_cfg) -> None:
         return
     if model_cfg.get("same_weights_as"):  # loaded as that model's own config is
         model_cfg = load_group("model", str(model_cfg.same_weights_as))
-    from benchmarks.models.zoo import imagenet_weights_file
+    from .models.zoo import imagenet_weights_file
     mode = str(model_cfg.get("weights") or "auto")
     source = None
     if mode == "imagenet":
@@ -83,7 +83,7 @@ def check_weights_fit_data(dcfg, model_cfg) -> None:
 def check_saved_fits_data(dcfg, loaded) -> None:
     """A saved model runs on the built-in data only with its classes (trained on it), and on
     images of the size it takes."""
-    from benchmarks.models.saved import input_size, num_classes
+    from .models.saved import input_size, num_classes
     name, model = loaded.info.name, loaded.model
     size = int(dcfg.image_size)
     if any(d is not None and int(d) != size for d in input_size(model)):
@@ -111,7 +111,7 @@ def validate(cfg, log=print) -> dict:
     loaded = {}
     for model_cfg in model_cfgs:
         if is_saved(model_cfg):
-            from benchmarks.models import saved
+            from .models import saved
             loaded[str(model_cfg.name)] = saved.load(model_cfg, log=log)
             check_saved_fits_data(cfg.dataset, loaded[str(model_cfg.name)])
         else:
@@ -198,7 +198,7 @@ def labels_are_model_classes(data, info, n_outputs: int) -> bool:
 def _load_model(cfg, model_cfg, train_cfg, data, loaded: dict, progress: bool, log) -> tuple:
     """(model config, model, ModelInfo): a saved model as validate loaded it (its picked
     layers put into its config), else the zoo's, with ImageNet weights, cached or trained."""
-    from benchmarks.models.zoo import with_precision
+    from .models.zoo import with_precision
     precision = str(cfg.get("precision") or "float32")
     if is_saved(model_cfg):
         model, info, layers = loaded.pop(str(model_cfg.name))
@@ -209,7 +209,7 @@ def _load_model(cfg, model_cfg, train_cfg, data, loaded: dict, progress: bool, l
             log(f"[tfcam-bench] {info.name}: computes in its own dtype policy {model.dtype_policy.name} "
                 f"(precision={precision} applies to the zoo's models)")
         return model_cfg, model, info
-    from benchmarks.models.train import load_or_train
+    from .models.train import load_or_train
     synthetic = bool(data.meta.get("spec"))
     # on a user's folder, a model without ImageNet weights is trained on the built-in classes
     n_classes = data.num_classes if synthetic else SyntheticSpec().num_classes
@@ -231,7 +231,7 @@ def _record_skipped(ctx, task: str, why: str) -> None:
 
 def run(cfg: DictConfig, out_dir, log=print) -> Path:
     """Run the experiment ``cfg`` into ``out_dir``; return the summary's path."""
-    from benchmarks.report import render
+    from .report import render
 
     t_start = time.perf_counter()
     out = Path(out_dir)

@@ -18,7 +18,7 @@ def sweep_command(config) -> str | None:
 
 class AggregateSweep(Callback):
     def on_multirun_end(self, config, **kwargs) -> None:
-        from benchmarks.report.sweep import aggregate_sweep
+        from .report.sweep import aggregate_sweep
         try:
             path = aggregate_sweep(Path(config.hydra.sweep.dir), sweep_command(config))
             if path is not None:

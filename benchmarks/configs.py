@@ -38,7 +38,7 @@ def _compose(overrides: list) -> DictConfig:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    import benchmarks.schema  # noqa: F401 - registers the schemas
+    from . import schema  # noqa: F401 - registers the schemas
     if GlobalHydra.instance().is_initialized():  # inside the app (or a test's compose context)
         return compose(config_name="config", overrides=overrides)
     with initialize_config_dir(config_dir=str(default_conf_dir()), version_base="1.3"):

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import plan as planning
-from benchmarks.method_adapters import make_explainer, masking_fill, unit_maps
-from benchmarks.results import ResultStore
+from . import plan as planning
+from .method_adapters import make_explainer, masking_fill, unit_maps
+from .results import ResultStore
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.driver import Unit
+from .driver import Unit
 
 FAMILY = "maps"
 MAP_TASKS = ("localization", "faithfulness")   # the tasks whose plans make the maps plan

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks import api
-from benchmarks.baselines.reference import ReferenceExplainer
-from benchmarks.baselines.tf_keras_vis import TfKerasVisExplainer
+from . import api
+from .baselines.reference import ReferenceExplainer
+from .baselines.tf_keras_vis import TfKerasVisExplainer
 
 LIBRARIES = ("tfcam", "tf-keras-vis", "baseline")
 

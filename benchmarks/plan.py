@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 from omegaconf import OmegaConf
 
-from benchmarks.configs import load_group
-from benchmarks.models.zoo import resolve_layer
+from .configs import load_group
+from .models.zoo import resolve_layer
 
 
 class PlanItem(NamedTuple):

@@ -26,8 +26,8 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
-from benchmarks.method_adapters import EXPLAINER_FACTORY
-from benchmarks.tasks import TASKS
+from .method_adapters import EXPLAINER_FACTORY
+from .tasks import TASKS
 
 
 @dataclass

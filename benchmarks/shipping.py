@@ -13,14 +13,14 @@ DEFAULT_MODELS = ("vgg_small", "resnet_small")
 
 def default_run_config(name: str):
     """The default run's configuration with ``models=[name]`` (its data set and training)."""
-    from benchmarks.configs import _compose
+    from .configs import _compose
     return _compose([f"models=[{name}]"])
 
 
 def recipe(name: str, cfg=None) -> tuple:
     """(model config, training config, data config, image size, classes) of ``name`` in the
     default run, as benchmarks/app.py passes them to ``load_or_train``."""
-    from benchmarks.configs import load_group
+    from .configs import load_group
     cfg = default_run_config(name) if cfg is None else cfg
     model_cfg = load_group("model", name)
     train_cfg = OmegaConf.merge(cfg.train, model_cfg.get("train") or {})
@@ -29,7 +29,7 @@ def recipe(name: str, cfg=None) -> tuple:
 
 def folder_name(name: str) -> str:
     """``<name>-<size>px-<hash>``: the cache folder the default run looks for."""
-    from benchmarks.models.train import config_hash, training_fingerprint
+    from .models.train import config_hash, training_fingerprint
     model_cfg, train_cfg, data_cfg, size, classes = recipe(name)
     key = config_hash(model_cfg, train_cfg, training_fingerprint(data_cfg, size, classes))
     return f"{name}-{size}px-{key}"
@@ -37,7 +37,7 @@ def folder_name(name: str) -> str:
 
 def train_for_shipping(name: str, cache_dir) -> tuple:
     """Train ``name`` afresh into ``cache_dir``; (its folder, validation accuracy)."""
-    from benchmarks.models.train import train_model
+    from .models.train import train_model
     model_cfg, train_cfg, data_cfg, size, classes = recipe(name)
     out = Path(cache_dir) / "models" / folder_name(name)
     _, info = train_model(model_cfg, train_cfg, data_cfg, size, classes, out, progress=True, cache_dir=cache_dir)

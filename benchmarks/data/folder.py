@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.data.dataset import Dataset, boxes_from_masks
+from ..data.dataset import Dataset, boxes_from_masks
 from tfcam.image_files import read_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.data.dataset import Dataset, boxes_from_masks
+from ..data.dataset import Dataset, boxes_from_masks
 from tfcam.image_files import read_image, to_rgb
 
 GRID = 2   # cells per side (Rao et al.'s 2×2)
@@ -74,7 +74,7 @@ def load_pool(root=None, limit: int | None = None) -> dict:
     if root is None:
         photos = {name: to_rgb(load()) for name, load in BUILTIN_PHOTOS.items()}
     else:
-        from benchmarks.data.folder import IMAGE_SUFFIXES
+        from ..data.folder import IMAGE_SUFFIXES
         folder = Path(str(root)).expanduser()
         if not folder.is_dir():
             raise FileNotFoundError(f"dataset.root={folder} is not a folder")

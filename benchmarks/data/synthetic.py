@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from benchmarks.data.dataset import Dataset, boxes_from_masks
+from ..data.dataset import Dataset, boxes_from_masks
 
 CLASS_SHAPES = ("disk", "square", "triangle", "cross", "star", "hexagon", "ring", "diamond")
 CLASS_TEXTURES = ("stripes", "checker", "dots", "rings", "waves", "zigzag", "grid", "hatch")

@@ -131,7 +131,7 @@ def keras_weights(state_dict: dict) -> dict:
 def load_weights(model, path) -> None:
     """Set ``model``'s weights from the PyTorch file at ``path``; a ValueError when a layer
     and the file disagree (a shape, a layer without weights, a tensor no layer takes)."""
-    from benchmarks.models.torch_legacy import read_legacy_state_dict
+    from ..models.torch_legacy import read_legacy_state_dict
 
     state = read_legacy_state_dict(path)
     expected = keras_weights(state)

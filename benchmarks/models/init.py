@@ -20,7 +20,7 @@ def initialize(model, init: str, seed: int = 0) -> int:
     zero biases; ``default``: leave Keras's initialization); returns the layers changed."""
     import keras
 
-    from benchmarks import api
+    from .. import api
 
     if init not in INITS:
         raise ValueError(f"unknown train.init {init!r}; choose one of {list(INITS)}")

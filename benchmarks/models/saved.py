@@ -26,7 +26,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from benchmarks.models.train import ModelInfo
+from ..models.train import ModelInfo
 from tfcam import preprocess
 
 LAYER_CHOICES = ("shallow", "mid", "last")

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.data.synthetic import generate
-from benchmarks.models import zoo
-from benchmarks.models.init import initialize
+from ..data.synthetic import generate
+from ..models import zoo
+from ..models.init import initialize
 
 ARCH_KEYS = ("name", "builder", "application", "preprocess", "widths", "blocks", "batch_norm", "nested",
              "pools", "strides")
@@ -72,7 +72,7 @@ def _plain(cfg) -> dict:
 
 def training_fingerprint(data_cfg, image_size: int, num_classes: int) -> dict:
     """What the training data depends on (the ``data_fingerprint`` of :func:`config_hash`)."""
-    from benchmarks.data.synthetic import GENERATOR_VERSION
+    from ..data.synthetic import GENERATOR_VERSION
     return {"image_size": image_size, "num_classes": num_classes, "generator": GENERATOR_VERSION,
             "data": training_data_parameters(data_cfg)}
 
@@ -159,7 +159,7 @@ class _TqdmProgress:
 def training_data_parameters(data_cfg) -> dict:
     """The synthetic parameters the training set is generated with: the data config's where
     it sets them, else the generator's defaults (a folder config sets none)."""
-    from benchmarks.data.synthetic import SyntheticSpec
+    from ..data.synthetic import SyntheticSpec
     given = _plain(data_cfg) if data_cfg is not None else {}
     out = {}
     for k in DATA_KEYS:
@@ -170,7 +170,7 @@ def training_data_parameters(data_cfg) -> dict:
 
 
 def _train_data_specs(data_cfg, train_cfg, num_classes: int, image_size: int):
-    from benchmarks.data.synthetic import SyntheticSpec
+    from ..data.synthetic import SyntheticSpec
     base = dict(image_size=image_size, num_classes=num_classes, pair_fraction=0.0,
                 seed=int(train_cfg.get("data_seed", 1234)))
     for k, v in training_data_parameters(data_cfg).items():
@@ -195,7 +195,7 @@ def _cached_train_data(data_cfg, train_cfg, num_classes, image_size, progress, c
     path = Path(str(cache_dir)).expanduser() / "data" / f"train-{key}.npz"
     if path.is_file():
         with np.load(path) as z:
-            from benchmarks.data.dataset import Dataset
+            from ..data.dataset import Dataset
             sets = [Dataset(images=z[f"{k}_images"], labels=z[f"{k}_labels"], masks=z[f"{k}_masks"],
                             boxes=np.zeros((len(z[f"{k}_labels"]), 4), np.int64), class_names=[])
                     for k in ("train", "val")]

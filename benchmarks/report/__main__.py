@@ -2,7 +2,7 @@
 import sys
 from pathlib import Path
 
-from benchmarks.report.render import write_report
+from ..report.render import write_report
 
 if __name__ == "__main__":
     print(write_report(Path(sys.argv[1])))

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.report.common import LIB_ORDER, deltas
-from benchmarks.report.heatmaps import load_maps, make_heatmap_grids
-from benchmarks.report.style import (
+from ..report.common import LIB_ORDER, deltas
+from ..report.heatmaps import load_maps, make_heatmap_grids
+from ..report.style import (
     DPI,
     LABEL_FONTSIZE,
     LAYER_MARKERS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import TASK_METRICS, deltas, higher_is_better
-from benchmarks.report.stats import (
+from ..report.common import TASK_METRICS, deltas, higher_is_better
+from ..report.stats import (
     MIN_TEST_IMAGES,
     describe,
     n_text,

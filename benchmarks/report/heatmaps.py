@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from benchmarks.maps import MEMBERS as MAP_TASKS  # the tasks that explain, and so make maps
-from benchmarks.report.style import layer_key, method_key
+from ..maps import MEMBERS as MAP_TASKS  # the tasks that explain, and so make maps
+from ..report.style import layer_key, method_key
 
 PANEL_COLUMNS = 6       # a heatmap grid is at most this many panels wide
 

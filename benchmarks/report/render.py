@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.report import figures as figs
-from benchmarks.report import sections
-from benchmarks.report.findings import findings
-from benchmarks.results import CURVE_COLUMNS, read_table
-from benchmarks.tasks import RESULT_COLUMNS
+from ..report import figures as figs
+from ..report import sections
+from ..report.findings import findings
+from ..results import CURVE_COLUMNS, read_table
+from ..tasks import RESULT_COLUMNS
 
 
 def _environment(command_line: str | None = None) -> list:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report import speed as speed_section
-from benchmarks.report import zoo as zoo_section
-from benchmarks.report.common import TASK_METRICS, at_paper_deltas, deltas, md_table, paper_metrics, sort_key
-from benchmarks.report.stats import WIN_REFERENCE, metric_table, win_percent
+from ..report import speed as speed_section
+from ..report import zoo as zoo_section
+from ..report.common import TASK_METRICS, at_paper_deltas, deltas, md_table, paper_metrics, sort_key
+from ..report.stats import WIN_REFERENCE, metric_table, win_percent
 
 
 def models(results: pd.DataFrame) -> list:

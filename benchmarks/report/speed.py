@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.configs import load_group
-from benchmarks.tasks import speed
+from ..configs import load_group
+from ..tasks import speed
 
 # (what is compared, how, goal): the goals of issue 6, checked on every run; the absolute
 # Score-CAM goals were set for an H100 and hold only there.

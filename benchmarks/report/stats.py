@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import fmt, higher_is_better, sort_key
+from ..report.common import fmt, higher_is_better, sort_key
 
 # Win % (Chattopadhyay et al., 2018, Grad-CAM++): the share of images on which a method's
 # Average Drop is below that of Grad-CAM, the reference every row is compared with.

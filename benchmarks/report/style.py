@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import zlib
 
-from benchmarks.report.common import LAYER_ORDER
+from ..report.common import LAYER_ORDER
 
 DPI = 90
 LABEL_FONTSIZE = 7      # points: tick labels and legends, readable at DPI

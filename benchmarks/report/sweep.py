@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.report import figures as figs
-from benchmarks.report.render import write_summary
-from benchmarks.results import CURVE_COLUMNS, read_table
-from benchmarks.tasks import RESULT_COLUMNS
+from ..report import figures as figs
+from ..report.render import write_summary
+from ..results import CURVE_COLUMNS, read_table
+from ..tasks import RESULT_COLUMNS
 
 
 def aggregate_sweep(sweep_dir: Path, command_line: str | None = None) -> Path | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.common import md_table
+from ..report.common import md_table
 
 MAIN_METHODS = ("grad_cam", "relevance_cam", "score_cam", "lrp", "integrated_gradients")
 WORKS, CONSTANT, FAILS, NOT_RUN = "✓", "○", "✗", "–"

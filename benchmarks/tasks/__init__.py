@@ -3,9 +3,9 @@
 ``units(run)`` and ``evaluate(run, unit, inputs)`` (the protocol
 :class:`benchmarks.driver.Task`); :mod:`benchmarks.driver` runs them. A new task is a module
 like these and a line below. ``PROVIDERS``: the inputs units share (``Unit.inputs``)."""
-from benchmarks import maps
-from benchmarks.results import result_columns
-from benchmarks.tasks import (
+from .. import maps
+from ..results import result_columns
+from ..tasks import (
     agreement,
     faithfulness,
     grid_pointing,

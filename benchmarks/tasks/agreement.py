@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks import api, maps
-from benchmarks.driver import Output, Unit
+from .. import api, maps
+from ..driver import Output, Unit
 
 name = "agreement"
 family = maps.FAMILY

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from benchmarks import api, maps
-from benchmarks.driver import Output
-from benchmarks.method_adapters import fill_label, masking_fill
-from benchmarks.tasks.grid_pointing import sources
+from .. import api, maps
+from ..driver import Output
+from ..method_adapters import fill_label, masking_fill
+from ..tasks.grid_pointing import sources
 
 name = "faithfulness"
 family = maps.FAMILY

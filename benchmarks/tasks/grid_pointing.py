@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks.driver import Output, Unit
+from ..driver import Output, Unit
 
 name = "grid_pointing"
 family = name

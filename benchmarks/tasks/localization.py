@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks import api, maps
-from benchmarks.driver import Output
-from benchmarks.tasks.grid_pointing import sources
+from .. import api, maps
+from ..driver import Output
+from ..tasks.grid_pointing import sources
 
 name = "localization"
 family = maps.FAMILY

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks import api
-from benchmarks.driver import Output, Unit
-from benchmarks.method_adapters import make_explainer, masking_fill, unit_maps
+from .. import api
+from ..driver import Output, Unit
+from ..method_adapters import make_explainer, masking_fill, unit_maps
 
 name = "sanity"
 family = name

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from benchmarks import api
-from benchmarks.driver import Output, Unit, error_text
+from .. import api
+from ..driver import Output, Unit, error_text
 
 name = "shattered_gradients"
 family = name

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks import api, passes
-from benchmarks.driver import Output, Unit
-from benchmarks.method_adapters import make_explainer, masking_fill
-from benchmarks.models import zoo
+from .. import api, passes
+from ..driver import Output, Unit
+from ..method_adapters import make_explainer, masking_fill
+from ..models import zoo
 
 name = "speed"
 family = name

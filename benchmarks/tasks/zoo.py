@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.driver import Output, Unit
+from ..driver import Output, Unit
 
 name = "zoo"
 family = name
@@ -78,7 +78,7 @@ class NotInstalled(ImportError):
 
 def families(cfg) -> list:
     """The run's families, in ``FAMILIES``' order; a ValueError naming unknown ones."""
-    from benchmarks.models.architectures import FAMILIES
+    from ..models.architectures import FAMILIES
     chosen = cfg.metrics[name].families
     if chosen is None:
         return list(FAMILIES)
@@ -97,7 +97,7 @@ def check(cfg) -> None:
 def units(run) -> list:
     """Family × method, family by family; the methods of the run's plan (``methods`` and the
     rules of ``only``), each once: the zoo explains at tfcam's default layer, not at ``layers``."""
-    from benchmarks.models.architectures import FAMILIES
+    from ..models.architectures import FAMILIES
     out = []
     methods = list({str(item.method.id): item.method for item in run.plan(name)}.values())
     for i, fam in enumerate(families(run.cfg)):
@@ -135,7 +135,7 @@ def build(run, fam: str) -> Family:
     """The family's model (seeded), images and top-1 classes; the build's error kept."""
     import keras
 
-    from benchmarks.models import architectures
+    from ..models import architectures
     source, builder = architectures.FAMILIES[fam]
     s = run.settings(name)
     try:
@@ -193,7 +193,7 @@ def start_sum(method_cfg, scores: np.ndarray) -> np.ndarray | None:
 def evaluate(run, unit, inputs) -> Output:
     from omegaconf import OmegaConf
 
-    from benchmarks.method_adapters import make_explainer, masking_fill
+    from ..method_adapters import make_explainer, masking_fill
     fam_name, method_cfg = unit.payload
     fam = _family(run, fam_name)
     if fam.error is not None:

@@ -44,7 +44,9 @@ class Task(Protocol):
     ``name``: the ``task`` column; ``Settings``: its dataclass (``metrics.<name>``);
     ``columns``: the typed result columns it fills besides the shared ones; ``family``: tasks
     of one family are interleaved (they share inputs); ``record_errors``: whether a unit that
-    failed gets an error row (else it is left undone and retried)."""
+    failed gets an error row (else it is left undone and retried). Optional ``directions``:
+    {metric: higher is better} of the metrics only this task writes (tfcam's own metrics carry
+    theirs: ``tfcam.metrics.higher_is_better``)."""
     name: str
     Settings: type
     columns: tuple

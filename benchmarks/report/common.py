@@ -25,23 +25,33 @@ def loc_delta_labels() -> dict:
     return {d: f"Loc(δ={d:g}) [{', '.join(names)}]" for d, names in sorted(papers.items())}
 
 
-# Directions of the metrics only the benchmark has (tfcam cannot know them); every other
-# metric's is tfcam's own table, tfcam.metrics.HIGHER_IS_BETTER. No name is in both.
-BENCHMARK_HIGHER_IS_BETTER = {
-    "best_of_all": True, "spearman_vs_tfcam": True, "grid_localization": True, "grid_pointing": True,
-    "images_per_second": True, "ratio_to_reference": False, "first_call_seconds": False,
-    **{label: True for label in loc_delta_labels().values()},
-}
+# Directions of the columns the report itself derives (best_of_all: stats.best_of_all; the
+# papers' Loc(δ)). A task's own metrics declare theirs in the task (``directions``), tfcam's
+# metrics in tfcam (``register_direction``).
+REPORT_DIRECTIONS = {"best_of_all": True, **{label: True for label in loc_delta_labels().values()}}
+
+
+def directions() -> dict:
+    """{metric: higher is better} of the report's columns and of every task's own metrics; a
+    ValueError where two homes disagree."""
+    from ..tasks import TASKS
+    out = dict(REPORT_DIRECTIONS)
+    for task in TASKS.values():
+        for metric, higher in getattr(task, "directions", {}).items():
+            if out.setdefault(metric, higher) is not higher:
+                raise ValueError(f"metric {metric!r} has two directions (task {task.name} says {higher})")
+    return out
 
 
 def higher_is_better(metric: str) -> bool:
-    """Whether a larger ``metric`` is better: the benchmark's own metrics
-    (``BENCHMARK_HIGHER_IS_BETTER``), else tfcam's (``tfcam.metrics.HIGHER_IS_BETTER``); a
-    KeyError for a metric neither knows."""
-    if metric in BENCHMARK_HIGHER_IS_BETTER:
-        return BENCHMARK_HIGHER_IS_BETTER[metric]
-    from tfcam.metrics import HIGHER_IS_BETTER
-    return HIGHER_IS_BETTER[metric]
+    """Whether a larger ``metric`` is better: the report's and the tasks' own metrics
+    (`directions`), else tfcam's (``tfcam.metrics.higher_is_better``); a KeyError for a
+    metric neither knows."""
+    own = directions()
+    if metric in own:
+        return own[metric]
+    from tfcam.metrics import higher_is_better as tfcam_direction
+    return tfcam_direction(metric)
 
 
 def deltas(df: pd.DataFrame) -> pd.Series:

@@ -13,6 +13,7 @@ name = "agreement"
 family = maps.FAMILY
 record_errors = False
 columns = ("counterpart",)
+directions = {"spearman_vs_tfcam": True}
 
 
 @dataclass

@@ -28,6 +28,7 @@ name = "grid_pointing"
 family = name
 record_errors = True
 columns = ("cell", "source")
+directions = {"grid_localization": True, "grid_pointing": True}
 
 
 @dataclass

@@ -89,11 +89,11 @@ def evaluate(run, unit, inputs) -> Output:
         return maps
 
     metrics = api.metrics()
-    frame = metrics.randomization_test(run.model, images, explain_fn, targets=targets, mode=mode,
-                                       randomized_layers=run.cache["sanity_layers"], seed=int(run.cfg.seed),
-                                       metrics=UNIT_SIMILARITIES)
+    result = metrics.randomization_test(run.model, images, explain_fn, targets=targets, mode=mode,
+                                        randomized_layers=run.cache["sanity_layers"], seed=int(run.cfg.seed),
+                                        metrics=UNIT_SIMILARITIES)
     rows = []
-    for r in frame.itertuples():
+    for r in result.to_frame().itertuples():
         row = {**unit.row, "image": int(idx[r.image]), "step": int(r.step), "randomized_layer": str(r.layer)}
         rows.append({**row, "metric": str(r.metric), "value": float(r.value)})
         if r.metric == UNIT_SIMILARITIES[0]:  # the signed one next to it, as randomization_test orders them

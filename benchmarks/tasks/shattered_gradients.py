@@ -58,10 +58,10 @@ def evaluate(run, unit, inputs) -> Output:
             attempts.append((None, None))
         for rel, abl in attempts:
             try:
-                frame = api.metrics().shattering(run.model, run.data.images[idx], [layer], run.targets[idx],
-                                                 relevance_method=rel, ablation_method=abl, batch_size=len(idx))
-                rows += [{**base, "image": int(idx[r.image]), "metric": str(r.statistic), "value": float(r.value)}
-                         for r in frame.itertuples()]
+                result = api.metrics().shattering(run.model, run.data.images[idx], [layer], run.targets[idx],
+                                                  relevance_method=rel, ablation_method=abl, batch_size=len(idx))
+                rows += [{**base, "image": int(idx[r.image]), "metric": str(r.metric), "value": float(r.value)}
+                         for r in result.to_frame().itertuples()]
                 break
             except Exception as e:
                 if run.fail_fast:

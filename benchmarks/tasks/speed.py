@@ -35,6 +35,7 @@ name = "speed"
 family = name
 record_errors = True
 columns = ("batch_size", "precision")
+directions = {"images_per_second": True, "ratio_to_reference": False, "first_call_seconds": False}
 
 
 @dataclass

@@ -49,6 +49,7 @@ name = "zoo"
 family = name
 record_errors = True
 columns = ("source",)
+directions = {"first_call_seconds": False}
 own_models = True   # builds its models: run once (benchmarks.app), not per model of `models`
 
 HUB = "KerasHub"

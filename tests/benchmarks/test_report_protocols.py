@@ -235,12 +235,15 @@ def test_the_all_or_nothing_line_says_whether_the_confidences_are_saturated(tabl
 # 5. Metric directions ------------------------------------------------------------------------
 
 def test_every_metric_the_report_shows_has_a_direction_and_one_home():
-    """The report reads tfcam's table (tfcam.metrics.HIGHER_IS_BETTER) and keeps only the
-    benchmark's own metrics; each metric a table shows with an arrow has a direction."""
+    """tfcam's metrics carry their directions (tfcam.metrics.register_direction), the tasks'
+    own metrics theirs (a task's ``directions``), the report only the columns it derives; no
+    metric has two homes, and each metric a table shows with an arrow has a direction."""
     from tfcam.metrics import HIGHER_IS_BETTER
 
     from benchmarks.report import common
-    assert not set(common.BENCHMARK_HIGHER_IS_BETTER) & set(HIGHER_IS_BETTER), "a direction kept twice"
+    assert not set(common.directions()) & set(HIGHER_IS_BETTER), "a direction kept twice"
+    assert common.higher_is_better("spearman_vs_tfcam") is True  # the agreement task's
+    assert common.higher_is_better("first_call_seconds") is False  # speed's and zoo's, agreeing
     shown = {m for metrics in common.TASK_METRICS.values() for m in [*metrics, *common.paper_metrics(metrics)]}
     missing = []
     for metric in sorted(shown):

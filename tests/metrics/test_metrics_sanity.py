@@ -4,6 +4,7 @@ import warnings
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from metrics_helpers import gradcam_maps, sobel_maps, square_data, trained_cnn
 
@@ -34,17 +35,25 @@ def test_user_model_untouched(trained, data):
 
 def test_edge_detector_stays_at_one(trained, data):
     x, _ = data
-    df = metrics.randomization_test(trained, x, sobel_maps, mode="cascading")
-    assert set(df.columns) == {"mode", "step", "layer", "image", "metric", "value"}
+    result = metrics.randomization_test(trained, x, sobel_maps, mode="cascading")
+    df = result.to_frame()
+    assert set(df.columns) == {"mode", "step", "layer", "image", "metric", "value", "higher_is_better"}
     assert len(df) == 3 * len(x) * 4  # steps x images x metrics
     np.testing.assert_allclose(df["value"], 1.0, atol=1e-9)
     assert list(df.drop_duplicates("step")["layer"]) == ["logits", "conv2", "conv1"]  # top-down
+    assert not df["higher_is_better"].any()  # a faithful method's maps drift away
+    # the headline: the first similarity (spearman_abs) averaged over the 3 steps
+    assert result.name == "randomization" and result.higher_is_better is False
+    assert result.curves.shape == (len(x), 3)
+    np.testing.assert_allclose(result.values, 1.0, atol=1e-9)
 
 
 def test_gradcam_similarity_drops(trained, data):
     x, y = data
-    df = metrics.randomization_test(trained, x, gradcam_maps, targets=y, mode="cascading", seed=1)
-    summary = metrics.summarize_randomization(df)
+    result = metrics.randomization_test(trained, x, gradcam_maps, targets=y, mode="cascading", seed=1)
+    df = result.to_frame()
+    summary = metrics.summarize_randomization(result)
+    pd.testing.assert_frame_equal(summary, metrics.summarize_randomization(df))
     assert set(summary.columns) == {"mode", "step", "layer", "metric", "mean", "std"}
     last = summary[summary.step == 3].set_index("metric")["mean"]
     for metric in ("spearman_abs", "spearman", "ssim", "hog_spearman"):
@@ -57,11 +66,15 @@ def test_independent_first_step_equals_cascading(trained, data):
     kw = {"targets": y[:3], "metrics": ("spearman", "ssim"), "seed": 3}
     cas = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="cascading", **kw)
     ind = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", **kw)
-    a = cas[cas.step == 1]["value"].to_numpy()
-    b = ind[ind.step == 1]["value"].to_numpy()
-    np.testing.assert_allclose(a, b, atol=1e-6)  # same layer, same draw
+    for metric in kw["metrics"]:  # same layer, same draw
+        a = cas.select(metric, step=1)
+        np.testing.assert_allclose(a.values, ind.select(metric, step=1).values, atol=1e-6)
+    # the headline is the first similarity ("spearman") over the steps, image by image
+    curves = np.stack([cas.select("spearman", step=s).values for s in (1, 2, 3)], axis=1)
+    np.testing.assert_allclose(cas.curves, curves)
+    np.testing.assert_allclose(cas.values, curves.mean(axis=1))
     sub = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", randomized_layers=["conv1"], **kw)
-    assert list(sub["layer"].unique()) == ["conv1"]
+    assert list(sub.to_frame()["layer"].unique()) == ["conv1"]
     with pytest.raises(ValueError, match="not a layer"):
         metrics.randomization_test(trained, x[:1], gradcam_maps, randomized_layers=["gap"])
 
@@ -116,7 +129,7 @@ def test_nested_model_layers_are_walked():
     outer = keras.Sequential([inner, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, name="head")])
     assert [l.name for l in metrics.weighted_layers(outer)] == ["inner_conv", "head"]
     x = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
-    df = metrics.randomization_test(outer, x, sobel_maps, metrics=("spearman",))
+    df = metrics.randomization_test(outer, x, sobel_maps, metrics="spearman").to_frame()
     assert list(df["layer"].unique()) == ["head", "inner_conv"]
 
 

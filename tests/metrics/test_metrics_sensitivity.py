@@ -142,7 +142,10 @@ def test_properties(seed, scale, batch_size, radius):
     constant = metrics.max_sensitivity(model, x, lambda i, t: np.ones(i.shape), radius=radius,
                                        n_perturbations=3, batch_size=batch_size)
     assert np.all(square.values > 0)
-    np.testing.assert_allclose(scaled.values, square.values, rtol=1e-5)  # relative, seeded
+    # relative, seeded; the maps are float32, whose rounding (~1e-7) the difference
+    # Φ(x + δ) − Φ(x) of size ~radius magnifies by 1/radius (seed 1, scale 3, radius 1e-3:
+    # 1.8e-5 apart)
+    np.testing.assert_allclose(scaled.values, square.values, rtol=max(1e-5, 1e-6 / radius))
     np.testing.assert_array_equal(constant.values, 0.0)
     # identity map: ‖δ‖ / ‖x‖ <= r·sqrt(D) / ‖x‖
     ident = metrics.max_sensitivity(model, x, lambda i, t: i, radius=radius, n_perturbations=3)

@@ -63,12 +63,14 @@ def test_shattering_table(cnn):
         assert method in ("ablation_cam", "relevance_cam")
         return ablation_importance(model, images, layer, targets)  # "relevance" = ablation here
 
-    df = metrics.shattering(cnn, x, ["conv1", "conv2"], layer_gradients=grads, channel_weights=weights, batch_size=2)
-    assert list(df.columns) == ["image", "layer", "statistic", "value"]
+    result = metrics.shattering(cnn, x, ["conv1", "conv2"], layer_gradients=grads, channel_weights=weights,
+                                batch_size=2)
+    df = result.to_frame()
+    assert list(df.columns) == ["image", "layer", "metric", "value", "higher_is_better"]
     assert len(df) == 5 * 2 * 6
     assert calls == [2, 2, 1, 2, 2, 1]  # chunks of batch_size per layer
     assert not df["value"].isna().any()
-    stats = df.pivot_table(index=["image", "layer"], columns="statistic", values="value")
+    stats = df.pivot_table(index=["image", "layer"], columns="metric", values="value")
     np.testing.assert_allclose(stats["spearman_relevancecam_ablation"], 1.0)
     np.testing.assert_allclose(stats["sign_coherence_noise_floor"], np.sqrt(2 / (np.pi * 64)))
 
@@ -82,12 +84,21 @@ def test_shattering_table(cnn):
         assert row["spearman_gradcam_ablation"] == pytest.approx(rho, abs=1e-6)
         assert row["negative_weight_share"] == pytest.approx((wg[i] < 0).mean())
         assert row["autocorrelation"] == pytest.approx(metrics.lag1_autocorrelation(g[i : i + 1])[0], abs=1e-6)
+    # the headline: autocorrelation per layer (the curve) and its mean over the layers
+    assert result.name == "shattering" and result.higher_is_better is True
+    auto = stats["autocorrelation"].unstack("layer")[["conv1", "conv2"]].to_numpy()
+    np.testing.assert_allclose(result.curves, auto)
+    np.testing.assert_allclose(result.values, auto.mean(axis=1))
+    np.testing.assert_allclose(result.select("autocorrelation", layer="conv2").values, auto[:, 1])
+    directions = df.drop_duplicates("metric").set_index("metric")["higher_is_better"].to_dict()
+    assert directions["sign_coherence"] is True and directions["sign_coherence_noise_floor"] is None
 
 
 def test_shattering_without_weights(cnn):
     x = np.random.default_rng(2).normal(size=(2, 8, 8, 1)).astype(np.float32)
-    df = metrics.shattering(cnn, x, ["conv1"], targets=[0, 1], layer_gradients=layer_gradients, ablation_method=None)
-    assert set(df["statistic"]) == {"autocorrelation", "sign_coherence", "sign_coherence_noise_floor", "negative_weight_share"}
+    df = metrics.shattering(cnn, x, ["conv1"], targets=[0, 1], layer_gradients=layer_gradients,
+                            ablation_method=None).to_frame()
+    assert set(df["metric"]) == {"autocorrelation", "sign_coherence", "sign_coherence_noise_floor", "negative_weight_share"}
 
 
 def test_bad_callable_shapes(cnn):
@@ -108,9 +119,9 @@ def test_defaults_use_tfcam_core(cnn):
     ours = metrics.shattering(
         cnn, x, ["conv2"], layer_gradients=layer_gradients, relevance_method=None,
         channel_weights=lambda m, im, method, layer, t: ablation_importance(m, im, layer, t),
-    )
-    core = metrics.shattering(cnn, x, ["conv2"], relevance_method="relevance_cam")
-    merged = core.merge(ours, on=["image", "layer", "statistic"], suffixes=("_core", "_ours"))
+    ).to_frame()
+    core = metrics.shattering(cnn, x, ["conv2"], relevance_method="relevance_cam").to_frame()
+    merged = core.merge(ours, on=["image", "layer", "metric"], suffixes=("_core", "_ours"))
     assert len(merged) == len(ours)
     np.testing.assert_allclose(merged["value_core"], merged["value_ours"], atol=1e-4)
-    assert "spearman_relevancecam_ablation" in set(core["statistic"])
+    assert "spearman_relevancecam_ablation" in set(core["metric"])

@@ -1,8 +1,11 @@
 """Evaluation metrics for explanations: faithfulness, localization, sanity checks,
 shattered-gradient analysis, robustness, complexity and the attribution axioms.
 
-Every metric returns per-sample values and their aggregate (`MetricResult`) or a tidy
-pandas DataFrame, and declares whether higher is better.
+Every metric returns one result type, `MetricResult`: per-sample values, their aggregate,
+curves where the metric has them, and its direction (declared once in the metric's module
+with `register_direction`). Metrics with several values per sample (the randomization
+test, the shattering analysis) keep them all in ``result.rows`` (``result.to_frame()``),
+each with its own direction.
 
 A metric is a function over ``(model, images, maps, targets)`` (localization metrics:
 ``(maps, masks)``), one concern per module:
@@ -20,7 +23,7 @@ A metric is a function over ``(model, images, maps, targets)`` (localization met
 ``randomize.py``            which layers it re-draws (`weighted_layers`) and how
 ``similarity.py``           the map similarities it reports
 ``shattering.py``           shattered-gradient statistics per layer
-``result.py``               `MetricResult` and `HIGHER_IS_BETTER`
+``result.py``               `MetricResult`, `register_direction`, `HIGHER_IS_BETTER`
 ``_inputs.py``              checks and coercion of images and maps
 ``_ground_truth.py``        boxes and masks
 ``_ranks.py``               pixel ranks, Spearman correlation
@@ -40,7 +43,9 @@ Adding a metric is a one-file job. Write ``tfcam/metrics/my_metric.py``::
 
     from ._inputs import as_images, as_unit_maps
     from ._scoring import ClassScorer
-    from .result import MetricResult
+    from .result import MetricResult, register_direction
+
+    register_direction("my_metric", higher_is_better=True)
 
     def my_metric(model, inputs, maps, targets=None, *, apply_softmax=None, batch_size=32):
         # docstring: what it measures, its unit and range; higher or lower is better
@@ -49,15 +54,15 @@ Adding a metric is a one-file job. Write ``tfcam/metrics/my_metric.py``::
         scorer = ClassScorer(model, x, targets, apply_softmax, batch_size)
         m = as_unit_maps(scorer.maps(maps), n, (h, w))  # maps, or an explain function's
         kept = scorer.scores(lambda a, b: x[a:b] * m[a:b, ..., None], np.arange(n))
-        return MetricResult("my_metric", kept / scorer.original, higher_is_better=True)
+        return MetricResult("my_metric", kept / scorer.original)
 
 `ClassScorer` resolves the targets once (None: the top-1 class), scores the unmodified
 images (``scorer.original``) and any images you build (``scorer.scores(make_batch,
 image_index)``, batched and compiled; ``scorer.prepared_scores`` builds them on the
 device, see `deletion_insertion`). A metric without a model (localization) takes numpy
-arrays only. Then export the function below, add its name and direction to
-`HIGHER_IS_BETTER`, and test it in ``tests/metrics/test_metrics_my_metric.py`` against a
-value computed by hand on a tiny model (``tests/metrics/metrics_helpers.py``).
+arrays only. Then export the function below and test it in
+``tests/metrics/test_metrics_my_metric.py`` against a value computed by hand on a tiny
+model (``tests/metrics/metrics_helpers.py``).
 """
 
 from ._forward import forward as compiled_forward
@@ -89,7 +94,7 @@ from .localization import (
     threshold_maps,
 )
 from .randomize import randomize_layer, weighted_layers
-from .result import HIGHER_IS_BETTER, MetricResult
+from .result import HIGHER_IS_BETTER, MetricResult, higher_is_better, register_direction
 from .road import noisy_linear_imputation, road
 from .sanity import randomization_test, summarize_randomization
 from .shattering import (
@@ -118,6 +123,7 @@ __all__ = [
     "energy_pointing_game",
     "gaussian_blur",
     "gradcam_weights",
+    "higher_is_better",
     "increase_in_confidence",
     "infidelity",
     "insertion",
@@ -133,6 +139,7 @@ __all__ = [
     "predict",
     "randomization_test",
     "randomize_layer",
+    "register_direction",
     "road",
     "shattering",
     "sign_coherence",

@@ -14,7 +14,10 @@ import numpy as np
 from ._attributions import attribution_array, baseline_like, unpack_explanation
 from ._inputs import as_images
 from ._logits import LogitScorer
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("completeness", higher_is_better=False)
 
 
 def completeness(
@@ -66,7 +69,6 @@ def completeness(
     error = np.abs(total - change)
     relative = np.where(change != 0, error / np.where(change != 0, np.abs(change), 1.0), error)
     return MetricResult(
-        "completeness", relative, higher_is_better=False,
-        extras={"attribution_sum": total, "score_change": change, "score": scorer.original,
+        "completeness", relative, extras={"attribution_sum": total, "score_change": change, "score": scorer.original,
                 "baseline_score": at_baseline, "absolute_error": error},
     )

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("sparseness", higher_is_better=True)
+register_direction("complexity", higher_is_better=False)
 
 
 def _flat_abs(maps, name: str = "maps") -> np.ndarray:
@@ -68,8 +72,7 @@ def sparseness(maps) -> MetricResult:
         (``extras["all_zero"]`` marks those).
     """
     a = _flat_abs(maps)
-    return MetricResult("sparseness", gini(a), higher_is_better=True,
-                        extras={"all_zero": a.sum(axis=1) == 0})
+    return MetricResult("sparseness", gini(a), extras={"all_zero": a.sum(axis=1) == 0})
 
 
 def complexity(maps) -> MetricResult:
@@ -86,5 +89,4 @@ def complexity(maps) -> MetricResult:
         singled out; ``extras["all_zero"]``).
     """
     a = _flat_abs(maps)
-    return MetricResult("complexity", entropy(a), higher_is_better=False,
-                        extras={"all_zero": a.sum(axis=1) == 0})
+    return MetricResult("complexity", entropy(a), extras={"all_zero": a.sum(axis=1) == 0})

@@ -13,7 +13,11 @@ from tfcam.renamed import renamed
 from ._inputs import as_images, as_maps
 from ._ranks import descending_ranks
 from ._scoring import ClassScorer
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("deletion", higher_is_better=False)
+register_direction("insertion", higher_is_better=True)
 
 
 def _substrate(fill, x: np.ndarray, blur_sigma: float, blur_size: int, name: str) -> np.ndarray:
@@ -158,7 +162,7 @@ def deletion_insertion(
             curves[:, n_steps] = scorer.original
         results.append(
             MetricResult(
-                name, auc(curves), higher_is_better=(name == "insertion"), curves=curves,
+                name, auc(curves), curves=curves,
                 extras={"fraction": counts / (h * w), "pixels_per_step": per_step},
             )
         )

@@ -19,7 +19,12 @@ from tfcam.renamed import renamed
 from ._inputs import as_images, as_unit_maps
 from ._ranks import descending_ranks
 from ._scoring import ClassScorer
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("average_drop", higher_is_better=False)
+register_direction("increase_in_confidence", higher_is_better=True)
+register_direction("win_percent", higher_is_better=True)
 
 
 def _explanation_masks(maps: np.ndarray, top_percent: float | None) -> np.ndarray:
@@ -110,8 +115,7 @@ def average_drop(
         model, inputs, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
     )
     return MetricResult(
-        "average_drop", _drop(y, o[0]), higher_is_better=False,
-        extras={"original": y, "masked": o[0]},
+        "average_drop", _drop(y, o[0]), extras={"original": y, "masked": o[0]},
     )
 
 
@@ -130,8 +134,7 @@ def increase_in_confidence(
         model, inputs, [("maps", maps)], targets, top_percent, apply_softmax, batch_size, fill
     )
     return MetricResult(
-        "increase_in_confidence", 100.0 * (y < o[0]), higher_is_better=True,
-        extras={"original": y, "masked": o[0]},
+        "increase_in_confidence", 100.0 * (y < o[0]), extras={"original": y, "masked": o[0]},
     )
 
 
@@ -160,4 +163,4 @@ def win_percent(
     da, db = _drop(y, o[0]), _drop(y, o[1])
     diff = db - da
     values = np.where(np.abs(diff) <= tie_tolerance, 50.0, np.where(diff > 0, 100.0, 0.0))
-    return MetricResult("win_percent", values, higher_is_better=True, extras={"drop_a": da, "drop_b": db})
+    return MetricResult("win_percent", values, extras={"drop_a": da, "drop_b": db})

@@ -20,7 +20,10 @@ from ._attributions import (
 )
 from ._inputs import as_images
 from ._logits import LogitScorer
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("infidelity", higher_is_better=False)
 
 PERTURBATIONS = ("gaussian", "noisy_baseline", "square")
 
@@ -184,7 +187,6 @@ def infidelity(
     dots = dots.reshape(n, p)
     values, beta = _errors(dots, diffs, bool(normalize))
     return MetricResult(
-        "infidelity", values, higher_is_better=False,
-        extras={"attribution_dot": dots, "score_change": diffs, "beta": beta,
+        "infidelity", values, extras={"attribution_dot": dots, "score_change": diffs, "beta": beta,
                 "original": scorer.original},
     )

@@ -12,7 +12,16 @@ import numpy as np
 
 from ._ground_truth import as_masks, box_lists, pixel_boxes
 from ._inputs import as_maps, as_unit_maps
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("iou", higher_is_better=True)
+register_direction("box_accuracy", higher_is_better=True)
+register_direction("pointing_game", higher_is_better=True)
+register_direction("energy_pointing_game", higher_is_better=True)
+register_direction("loc_delta", higher_is_better=True)
+register_direction("loc_delta_curve", higher_is_better=True)
+register_direction("class_sensitivity", higher_is_better=True)
 
 
 def threshold_maps(maps, threshold="otsu") -> np.ndarray:
@@ -85,7 +94,7 @@ def iou(maps, masks, threshold="otsu") -> MetricResult:
     m = as_maps(maps)
     gt = as_masks(masks, m.shape[0], m.shape[1:])
     binary = threshold_maps(m, threshold)
-    return MetricResult("iou", mask_iou(binary, gt), higher_is_better=True, extras={"masks": binary})
+    return MetricResult("iou", mask_iou(binary, gt), extras={"masks": binary})
 
 
 def largest_component_boxes(binary) -> np.ndarray:
@@ -147,8 +156,7 @@ def box_accuracy(maps, boxes, threshold=0.15, iou_threshold=0.5) -> MetricResult
     pred = largest_component_boxes(threshold_maps(m, threshold))
     ious = np.array([_box_iou(pred[i], pixel_boxes(gts[i], h, w)) for i in range(n)])
     return MetricResult(
-        "box_accuracy", (ious >= iou_threshold).astype(float), higher_is_better=True,
-        extras={"iou": ious, "boxes": pred},
+        "box_accuracy", (ious >= iou_threshold).astype(float), extras={"iou": ious, "boxes": pred},
     )
 
 
@@ -179,7 +187,7 @@ def pointing_game(maps, masks, tolerance=15.0) -> MetricResult:
         if gt[i].any():
             dist[i] = distance_transform_edt(~gt[i])[rows[i], cols[i]]
     return MetricResult(
-        "pointing_game", (dist <= tolerance).astype(float), higher_is_better=True,
+        "pointing_game", (dist <= tolerance).astype(float),
         extras={"points": np.stack([rows, cols], axis=1), "distance": dist},
     )
 
@@ -203,7 +211,7 @@ def energy_pointing_game(maps, masks) -> MetricResult:
     """
     m = as_unit_maps(maps)
     gt = as_masks(masks, m.shape[0], m.shape[1:])
-    return MetricResult("energy_pointing_game", _energy_inside(m, gt), higher_is_better=True)
+    return MetricResult("energy_pointing_game", _energy_inside(m, gt))
 
 
 def loc_delta(maps, masks, delta=0.5) -> MetricResult:
@@ -228,7 +236,7 @@ def loc_delta(maps, masks, delta=0.5) -> MetricResult:
     external = (sel & ~gt).sum(axis=(1, 2))
     denom = gt.sum(axis=(1, 2)) + external
     values = np.where(denom > 0, internal / np.maximum(denom, 1), 0.0)
-    return MetricResult("loc_delta", values, higher_is_better=True, extras={"delta": float(delta)})
+    return MetricResult("loc_delta", values, extras={"delta": float(delta)})
 
 
 def loc_delta_curve(maps, masks, deltas) -> MetricResult:
@@ -270,7 +278,7 @@ def loc_delta_curve(maps, masks, deltas) -> MetricResult:
     sorted_loc = np.where(denom > 0, internal / np.maximum(denom, 1), 0.0)
     curves = np.empty_like(sorted_loc)
     curves[:, order] = sorted_loc
-    return MetricResult("loc_delta_curve", curves.mean(axis=1), higher_is_better=True, curves=curves,
+    return MetricResult("loc_delta_curve", curves.mean(axis=1), curves=curves,
                         extras={"deltas": d})
 
 
@@ -297,6 +305,5 @@ def class_sensitivity(maps, masks_target, masks_other) -> MetricResult:
     ea = _energy_inside(m, as_masks(masks_target, n, (h, w), "masks_target"))
     eb = _energy_inside(m, as_masks(masks_other, n, (h, w), "masks_other"))
     return MetricResult(
-        "class_sensitivity", ea - eb, higher_is_better=True,
-        extras={"energy_target": ea, "energy_other": eb},
+        "class_sensitivity", ea - eb, extras={"energy_target": ea, "energy_other": eb},
     )

@@ -21,7 +21,11 @@ from scipy.sparse.linalg import spsolve
 from ._inputs import as_images, as_maps
 from ._ranks import descending_ranks
 from ._scoring import ClassScorer
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("road_morf", higher_is_better=False)
+register_direction("road_lerf", higher_is_better=True)
 
 #: (row offset, column offset, weight) of the 8 neighbours, as in the authors' code
 NEIGHBOURS = (
@@ -179,6 +183,6 @@ def road(
     curves = scorer.scores(make_batch, np.repeat(np.arange(n), t)).reshape(n, t)
     name = f"road_{order}"
     return MetricResult(
-        name, curves.mean(axis=1), higher_is_better=(order == "lerf"), curves=curves,
+        name, curves.mean(axis=1), curves=curves,
         extras={"percentages": p, "removed_pixels": counts, "original": scorer.original},
     )

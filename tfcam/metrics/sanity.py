@@ -13,7 +13,11 @@ from ._scoring import top1_classes
 from tfcam.renamed import renamed
 
 from .randomize import randomize_layer, weighted_layers
+from .result import MetricResult, register_direction, tidy_rows
 from .similarity import SIMILARITIES, similarities
+
+# the headline: mean similarity over the steps (Quantus' return_average_correlation)
+register_direction("randomization", higher_is_better=False)
 
 
 def _clone(model, weights) -> keras.Model:
@@ -51,7 +55,7 @@ def randomization_test(
     seed: int = 0,
     metrics: Sequence[str] = SIMILARITIES,
     batch_size: int = 32,
-) -> pd.DataFrame:
+) -> MetricResult:
     """Model parameter randomization test. Higher similarity is *worse* for the
     explanation method: a faithful method's maps should drift away from the trained
     model's as its weights are destroyed.
@@ -83,11 +87,15 @@ def randomization_test(
         batch_size: images per model call when predicting top-1 targets.
 
     Returns:
-        Tidy DataFrame, one row per step × image × metric, columns ``mode, step,
-        layer, image, metric, value``: ``step`` 1.. (number of randomization steps),
-        ``layer`` the layer randomized at that step, ``value`` the similarity of the
-        step's map to the trained model's map (in [-1, 1]; 1 = unchanged).
-        `summarize_randomization` gives mean ± std per step.
+        MetricResult ``"randomization"`` (lower is better): ``values`` (N,) the first
+        similarity of ``metrics`` averaged over the steps (Quantus'
+        ``return_average_correlation``); ``curves`` (N, steps) that similarity after each
+        step. ``rows`` (``to_frame()``): one row per image × step × similarity, columns
+        ``image, mode, step, layer, metric, value, higher_is_better``: ``step`` 1..
+        (number of randomization steps), ``layer`` the layer randomized at that step,
+        ``value`` the similarity of the step's map to the trained model's map (in
+        [-1, 1]; 1 = unchanged). `summarize_randomization` gives mean ± std per step;
+        ``result.select("ssim", step=2)`` one step's values.
     """
     if mode not in ("cascading", "independent"):
         raise ValueError(f'mode must be "cascading" or "independent"; received {mode!r}.')
@@ -107,6 +115,9 @@ def randomization_test(
     else:
         order = [_layer_index(pool, key) for key in randomized_layers]
 
+    metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+    if not metrics:
+        raise ValueError(f"metrics must name at least one similarity of {SIMILARITIES}.")
     rows = []
     weights = trained
     for step, idx in enumerate(order, start=1):
@@ -117,13 +128,19 @@ def randomization_test(
         maps = explain(clone)
         for i in range(n):
             for metric, value in similarities(base_maps[i], maps[i], metrics).items():
-                rows.append((mode, step, pool[idx].name, i, metric, value))
-    return pd.DataFrame(rows, columns=["mode", "step", "layer", "image", "metric", "value"])
+                rows.append((i, mode, step, pool[idx].name, metric, value))
+    table = tidy_rows(rows, ["mode", "step", "layer"])
+    first = table[table.metric == metrics[0]]
+    curves = first.pivot(index="image", columns="step", values="value").reindex(range(n))
+    return MetricResult("randomization", curves.mean(axis=1).to_numpy(),
+                        curves=curves.to_numpy(), rows=table)
 
 
-def summarize_randomization(frame: pd.DataFrame) -> pd.DataFrame:
+def summarize_randomization(result: MetricResult | pd.DataFrame) -> pd.DataFrame:
     """Mean ± std over images per step, layer and metric of a `randomization_test`
-    table: columns ``mode, step, layer, metric, mean, std`` (std with ddof=0)."""
+    result (or its ``to_frame()`` table): columns ``mode, step, layer, metric, mean, std``
+    (std with ddof=0)."""
+    frame = result.to_frame() if isinstance(result, MetricResult) else result
     keys = [k for k in ("mode", "step", "layer", "metric") if k in frame.columns]
     g = frame.groupby(keys, sort=True)["value"]
     return g.agg(mean="mean", std=lambda v: float(np.std(v))).reset_index()

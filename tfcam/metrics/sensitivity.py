@@ -19,7 +19,10 @@ from tfcam import targets as tfcam_targets
 from ._attributions import positive_int
 from ._inputs import as_images
 from ._forward import predict
-from .result import MetricResult
+from .result import MetricResult, register_direction
+
+# directions (tfcam.metrics.HIGHER_IS_BETTER)
+register_direction("max_sensitivity", higher_is_better=False)
 
 FIELDS = ("maps", "attributions", "signed", "raw")
 
@@ -168,7 +171,6 @@ def max_sensitivity(
     norms = np.linalg.norm(reference, axis=1)
     sensitivities = sensitivities.reshape(n, p) / np.where(norms > 0, norms, 1.0)[:, None]
     return MetricResult(
-        "max_sensitivity", sensitivities.max(axis=1), higher_is_better=False,
-        extras={"sensitivities": sensitivities, "norm": norms,
+        "max_sensitivity", sensitivities.max(axis=1), extras={"sensitivities": sensitivities, "norm": norms,
                 "targets": None if callable(classes) else classes},
     )

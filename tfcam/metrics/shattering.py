@@ -9,13 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import pandas as pd
 
 from tfcam.renamed import renamed
 
 from ._inputs import as_images
 from ._ranks import spearman
 from ._scoring import top1_classes
+from .result import MetricResult, register_direction, tidy_rows
+
+# Directions: smooth, sign-coherent gradients that still rank channels by their ablation
+# importance are not shattered. The noise floor is a reference and the share of negative
+# Grad-CAM weights a description: neither has a direction. The headline, "shattering", is
+# the autocorrelation averaged over the layers.
+for _name, _higher in (("shattering", True), ("autocorrelation", True), ("sign_coherence", True),
+                       ("sign_coherence_noise_floor", None), ("negative_weight_share", None),
+                       ("spearman_gradcam_ablation", True),
+                       ("spearman_relevancecam_ablation", True)):
+    register_direction(_name, _higher)
 
 
 def _tfcam_layer_gradients():
@@ -114,7 +124,7 @@ def shattering(
     relevance_method: str | None = "relevance_cam",
     ablation_method: str | None = "ablation_cam",
     batch_size: int = 32,
-) -> pd.DataFrame:
+) -> MetricResult:
     """Shattered-gradient statistics per image × layer.
 
     For each layer, with ``A`` its activations (N, h, w, K) and ``g = dS/dA`` the
@@ -150,8 +160,12 @@ def shattering(
         batch_size: images per call of the two callables.
 
     Returns:
-        Tidy DataFrame, one row per image × layer × statistic: columns ``image, layer,
-        statistic, value``.
+        MetricResult ``"shattering"`` (higher is better: less shattered): ``values`` (N,)
+        the autocorrelation averaged over ``layers``, ``curves`` (N, layers) the
+        autocorrelation per layer, in the order given. ``rows`` (``to_frame()``): one row
+        per image × layer × statistic, columns ``image, layer, metric, value,
+        higher_is_better`` (the statistic in ``metric``); ``result.select("sign_coherence",
+        layer="conv1")`` one layer's values.
     """
     x = as_images(inputs)
     n = x.shape[0]
@@ -197,7 +211,12 @@ def shattering(
             for i in range(stop - start):
                 for stat, values in stats.items():
                     rows.append((start + i, name, stat, float(values[i])))
-    return pd.DataFrame(rows, columns=["image", "layer", "statistic", "value"])
+    table = tidy_rows(rows, ["layer"])
+    auto = table[table.metric == "autocorrelation"]
+    names = list(dict.fromkeys(auto.layer))  # the layers' order
+    curves = auto.pivot(index="image", columns="layer", values="value").reindex(index=range(n), columns=names)
+    return MetricResult("shattering", curves.mean(axis=1).to_numpy(), curves=curves.to_numpy(),
+                        rows=table, extras={"layers": names})
 
 
 def _weights(fn, model, xb, method, layer, targets, m, k) -> np.ndarray:

@@ -9,8 +9,12 @@ import numpy as np
 from tfcam._maps import host_minmax
 
 from ._ranks import spearman
+from .result import register_direction
 
 SIMILARITIES = ("spearman_abs", "spearman", "ssim", "hog_spearman")
+# in the randomization test a faithful method's maps drift away: low similarity is better
+for _name in SIMILARITIES:
+    register_direction(_name, higher_is_better=False)
 
 
 def _unit(m: np.ndarray) -> np.ndarray:

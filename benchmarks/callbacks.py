@@ -8,10 +8,12 @@ from hydra.experimental.callback import Callback
 
 
 def sweep_command(config) -> str | None:
-    """``python -m benchmarks -m <the sweep's overrides>``: the sweep's own overrides (Hydra's
-    runtime holds the last job's by then)."""
+    """``<how the run was started> -m <the sweep's overrides>`` (``tfcam bench``, ``python -m
+    benchmarks``, ...): the sweep's own overrides (Hydra's runtime holds the last job's by
+    then)."""
+    from .configs import started_as
     try:
-        return " ".join(["python -m benchmarks -m", *config.hydra.overrides.task])
+        return " ".join([started_as(), "-m", *config.hydra.overrides.task])
     except Exception:  # noqa: BLE001 - the summary falls back on sys.argv
         return None
 

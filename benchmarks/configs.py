@@ -1,4 +1,5 @@
-"""Finding the configs (the repo's ``conf/``) and loading group members by name.
+"""Finding the configs (the packaged ``conf`` or the repo's ``conf/``) and loading group
+members by name.
 
 An experiment lists models and methods by name (``models: [vgg_small, resnet_small]``);
 :func:`load_group` composes ``<group>=<name>`` with Hydra's compose API, from the search path
@@ -6,8 +7,9 @@ of the running app (or ``conf/`` outside one), so a member's ``defaults`` and th
 (:mod:`benchmarks.schema`) apply exactly as for ``model=<name>`` on the command line.
 
 The configs' own resolvers are registered on import (before Hydra composes): ``tfcam_stem``
-(a file's name without its suffix: a saved model's name) and ``tfcam_run_folder`` (the run's
-folder name, see :func:`run_folder`).
+(a file's name without its suffix: a saved model's name), ``tfcam_run_folder`` (the run's
+folder name, see :func:`run_folder`) and ``tfcam_bench_package`` (this package's import name,
+for the ``_target_`` of the sweep callback in ``conf/config.yaml``).
 """
 from __future__ import annotations
 
@@ -20,15 +22,41 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 def default_conf_dir() -> Path:
-    """``$TFCAM_CONF``, else ``conf/`` beside the ``benchmarks`` package (the repo root in a
-    checkout or an editable install), else ``./conf``."""
+    """The config folder: ``$TFCAM_CONF``; else the ``conf`` folder installed inside this
+    package (a wheel: ``tfcam_benchmarks/conf``); else ``conf/`` beside the package (the repo
+    root: a checkout or an editable install). Never the current folder's ``conf/``: a user's
+    own folder of that name must not change what ``tfcam bench`` runs."""
     env = os.environ.get("TFCAM_CONF")
     if env:
-        return Path(env).expanduser().resolve()
-    beside = PACKAGE_ROOT.parent / "conf"
-    if (beside / "config.yaml").is_file():
-        return beside
-    return (Path.cwd() / "conf").resolve()
+        path = Path(env).expanduser().resolve()
+        if not (path / "config.yaml").is_file():
+            raise FileNotFoundError(f"TFCAM_CONF={env}: no config.yaml in {path}; point it at a "
+                                    "folder laid out like the packaged configs (docs/install.md)")
+        return path
+    for path in (PACKAGE_ROOT / "conf", PACKAGE_ROOT.parent / "conf"):
+        if (path / "config.yaml").is_file():
+            return path
+    raise FileNotFoundError(f"the benchmark's configs are missing: no conf/config.yaml in "
+                            f"{PACKAGE_ROOT} (an installed wheel) nor in {PACKAGE_ROOT.parent} (a "
+                            "checkout); reinstall tfcam (pip install 'tfcam[bench]') or set "
+                            "TFCAM_CONF to a config folder")
+
+
+# How the app was started, for the summaries' command line: set by `tfcam bench` (and by
+# ``python -m``), read in every process of a sweep (the launcher's workers inherit it).
+STARTED_AS = "TFCAM_BENCH_COMMAND"
+
+
+def started_as() -> str:
+    """``tfcam bench``, ``python -m tfcam_benchmarks`` or ``python -m benchmarks``: what the
+    user typed before the overrides."""
+    return os.environ.get(STARTED_AS) or f"python -m {package_name()}"
+
+
+def package_name() -> str:
+    """The name this package is imported under: ``benchmarks`` in a checkout,
+    ``tfcam_benchmarks`` when installed (pyproject.toml). Config targets are built from it."""
+    return __package__
 
 
 _CACHE: dict = {}
@@ -96,7 +124,8 @@ def file_stem(path, default: str = "") -> str:
 
 
 def register_resolvers() -> None:
-    for name, fn in (("tfcam_stem", file_stem), ("tfcam_run_folder", run_folder)):
+    for name, fn in (("tfcam_stem", file_stem), ("tfcam_run_folder", run_folder),
+                     ("tfcam_bench_package", package_name)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

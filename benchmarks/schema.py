@@ -32,7 +32,9 @@ from .tasks import TASKS
 
 @dataclass
 class MethodConfig:
-    """``conf/method/<id>.yaml``: built with ``hydra.utils.instantiate`` (``_target_``)."""
+    """``conf/method/<id>.yaml``: built with ``hydra.utils.instantiate`` (``_target_``).
+    The yamls leave ``_target_`` to this default, the factory under the package's real name
+    (``benchmarks`` in a checkout, ``tfcam_benchmarks`` installed)."""
     _target_: str = EXPLAINER_FACTORY
     id: str = "???"
     library: str = "tfcam"         # tfcam | tf-keras-vis | baseline

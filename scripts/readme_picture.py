@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the checkout's `benchmarks` (an install names it tfcam_benchmarks)
 PHOTOS = ("chelsea", "coffee", "grace_hopper")
 METHODS = ("grad_cam", "relevance_cam", "layer_cam")
 

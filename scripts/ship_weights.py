@@ -14,9 +14,13 @@ from __future__ import annotations
 import shutil
 import sys
 import tempfile
+from pathlib import Path
 
-from benchmarks.models.train import SHIPPED
-from benchmarks.shipping import DEFAULT_MODELS, train_for_shipping
+# the checkout's `benchmarks` (an install names it tfcam_benchmarks), as `python -m` would find it
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.models.train import SHIPPED  # noqa: E402
+from benchmarks.shipping import DEFAULT_MODELS, train_for_shipping  # noqa: E402
 
 
 def main(names: list) -> None:

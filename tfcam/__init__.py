@@ -34,7 +34,7 @@ from tfcam.visualize import overlay, visualize_class
 
 METHODS = methods()
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "CAM", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
     "RelevanceCAM", "LRP", "GuidedBackprop", "Deconvnet", "GuidedGradCAM", "lrp", "relevance_at",

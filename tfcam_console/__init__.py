@@ -1,4 +1,5 @@
-"""The console of tfcam's command lines (`tfcam`, `python -m benchmarks`): only our output.
+"""The console of tfcam's command lines (`tfcam`, `tfcam bench`, `python -m benchmarks`):
+only our output.
 
 TensorFlow's C++ runtime writes log lines straight to file descriptor 2 ("failed call to
 cuInit" on a machine without a GPU, "Could not find cuda drivers", the CPU-instructions

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..configs import started_as
 from ..report import figures as figs
 from ..report import sections
 from ..report.findings import findings
@@ -37,13 +38,15 @@ def _environment(command_line: str | None = None) -> list:
 
 
 def command() -> str:
-    """The command that is writing this summary, as typed: ``python -m benchmarks <overrides>``
-    from Hydra's record of the command line (``-m`` for a sweep) when Hydra is running, else
-    ``python -m <module> <arguments>`` from ``sys.argv`` and the ``-m`` module's name."""
+    """The command that is writing this summary, as typed: how the app was started
+    (``tfcam bench``, ``python -m tfcam_benchmarks`` or ``python -m benchmarks``:
+    :func:`~benchmarks.configs.started_as`) and Hydra's record of the overrides (``-m`` for a
+    sweep) when Hydra is running, else ``python -m <module> <arguments>`` from ``sys.argv``
+    and the ``-m`` module's name."""
     hydra = _hydra_runtime()
     if hydra is not None:
         sweep = "MULTIRUN" in str(hydra.mode)
-        return " ".join(["python -m benchmarks", *(["-m"] if sweep else []), *hydra.overrides.task])
+        return " ".join([started_as(), *(["-m"] if sweep else []), *hydra.overrides.task])
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     module = getattr(spec, "name", "") or ""
     if module:

@@ -109,7 +109,8 @@ def checked_every(every) -> int:
 def checked_overlay(alpha, cmap) -> tuple[float, str]:
     from matplotlib import colormaps
 
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
+    if (isinstance(alpha, bool) or not isinstance(alpha, numbers.Real)
+            or not 0 <= float(alpha) <= 1):
         raise ValueError(f"alpha is the overlay's opacity, in [0, 1]; got {alpha!r}")
     if cmap not in colormaps:
         raise ValueError(f"unknown cmap {cmap!r}: pass a matplotlib colormap name such as "

@@ -22,7 +22,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -118,6 +118,13 @@ class ExplanationLogger(keras.callbacks.Callback):
     PNG files of those epochs (pass `initial_epoch=` to resume). Models with several inputs
     and models whose maps are not images (sequences, volumes) are not supported.
     """
+
+    # set in __init__; declared here for the type checker, which cannot read them through
+    # keras.callbacks.Callback (untyped)
+    directory: Path
+    before_training: bool
+    batch_size: int
+    _writer: Any  # backend.image_summary_writer(...) once TensorBoard is written, else None
 
     @renamed(images="inputs")
     def __init__(self, inputs, method="grad_cam", layer=None, targets=None, every: int = 1,

@@ -93,10 +93,11 @@ class Explanation:
         index = self._index(which)
         if isinstance(self.maps, list):
             return self.maps[index]
-        if self.input_name is not None and self.input_names[index] != self.input_name:
+        names = self.input_names or ()  # set whenever input_name is
+        if self.input_name is not None and names[index] != self.input_name:
             raise ValueError(
                 f"this explanation holds the map of input '{self.input_name}' only (it was "
-                f"made with input='{self.input_name}'), not of '{self.input_names[index]}'."
+                f"made with input='{self.input_name}'), not of '{names[index]}'."
             )
         return self.maps
 

@@ -152,6 +152,10 @@ class Program:
         self.checked = not self.traced_calls
         self._producer = {k: s for s in steps for k in s.outputs}
         self._plans: dict = {}
+        # Set by `trace`: how the model takes its inputs ((args, kwargs), keras.Input leaves
+        # in input order), and the traced graphs kept alive with the program.
+        self.call_structure: tuple = ((), {})
+        self.graphs: list = []
 
     @property
     def model(self):

@@ -71,7 +71,7 @@ def cam_ranks(program: Program) -> tuple[int, ...]:
     order (an input's shape is (batch, spatial..., channels)); also 2 for (batch, height,
     width) images without a channel axis (reshaped inside the model), which CAMs have always
     accepted. A vector input (batch, features) adds none."""
-    ranks = []
+    ranks: list[int] = []
     for shape in program.input_shapes:
         ndim = len(shape)
         ranks.extend((ndim - 2, 2) if ndim == 3 else (ndim - 2,))

@@ -95,7 +95,7 @@ class Explainer:
     `reshape=` (layer methods): how a vision transformer's token layer (N, T, C) lies on its
     grid, when the model does not settle it: a grid (h, w) of the last h·w tokens, or a
     callable tokens -> (N, h, w, C) (pytorch-grad-cam's `reshape_transform`); see
-    `tfcam.tokens`. The hooks read the layer through `self.tap.spatial(values)`.
+    `tfcam.tokens`. The hooks read the layer through `self.layer_tap.spatial(values)`.
     """
 
     method: str = ""
@@ -151,13 +151,14 @@ class Explainer:
     def _inputs_of_layer_rank(self) -> tuple[int, ...]:
         """Inputs a CAM's layer map is laid over: those with the layer's spatial rank (or
         the one chosen with `input=`), each (N, spatial..., C)."""
-        rank = self.tap.spatial_rank
+        tap = self.layer_tap
+        rank = tap.spatial_rank
         shapes, names = self.program.input_shapes, self.input_names
         described = ", ".join(f"'{n}' {s}" for n, s in zip(names, shapes))
         if not 1 <= rank <= 3:
             raise ValueError(
                 f"{self.method} needs a layer with 1 to 3 spatial axes, (batch, spatial..., "
-                f"channels), but '{self.tap.path}' outputs shape {self.tap.shape}. Choose a "
+                f"channels), but '{tap.path}' outputs shape {tap.shape}. Choose a "
                 f"convolutional layer of one of the inputs' branches ({described})."
             )
         matching = tuple(i for i, shape in enumerate(shapes) if len(shape) - 2 == rank)
@@ -166,18 +167,25 @@ class Explainer:
                 i = self.input_index
                 raise ValueError(
                     f"{self.method}: input={names[i]!r} has shape {shapes[i]}, but the layer "
-                    f"'{self.tap.path}' outputs shape {self.tap.shape} ({rank} spatial "
+                    f"'{tap.path}' outputs shape {tap.shape} ({rank} spatial "
                     f"axes), so its map cannot be laid over that input. The model's inputs: "
                     f"{described}."
                 )
             return (self.input_index,)
         if not matching:
             raise ValueError(
-                f"{self.method} lays the map of layer '{self.tap.path}' (output shape "
-                f"{self.tap.shape}, {rank} spatial axes) over the inputs with as many spatial "
+                f"{self.method} lays the map of layer '{tap.path}' (output shape "
+                f"{tap.shape}, {rank} spatial axes) over the inputs with as many spatial "
                 f"axes, but model '{self.program.model.name}' has none: {described}."
             )
         return matching
+
+    @property
+    def layer_tap(self) -> LayerTap:
+        """The explained layer, for the methods that explain one (`needs_layer`)."""
+        if self.tap is None:
+            raise TypeError(f"{self.method} explains the input: it has no layer")
+        return self.tap
 
     @property
     def input_names(self) -> tuple[str, ...]:
@@ -278,7 +286,7 @@ class Explainer:
                 pass
         return compiled
 
-    def _sizes(self, images) -> tuple:
+    def _sizes(self, images) -> tuple[tuple, tuple | None]:
         """(input_hw, map_sizes) of a `Call` on `images`."""
         if not self.multi_input:
             return spatial_size(images.shape, self.tap), None

@@ -14,7 +14,7 @@ EXPLAIN_PARAMETERS = ("layer", "targets", "batch_size", "progress", "input", "re
 def method_options(cls) -> list[str]:
     """The keyword options of a method class: the named parameters of every `__init__` on
     its MRO (options reach the base classes through **kwargs), except `model`/`layer`."""
-    names = []
+    names: list[str] = []
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None or klass is object:
@@ -28,7 +28,7 @@ def method_options(cls) -> list[str]:
 
 def renamed_options(cls) -> dict[str, str]:
     """{old name: new name} of the options renamed on `cls` (`tfcam.renamed`)."""
-    old = {}
+    old: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         old.update(getattr(klass.__dict__.get("__init__"), "renamed", {}))
     return old

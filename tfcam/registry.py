@@ -10,9 +10,13 @@ Names are matched loosely: case, '-', '_' and '+' (as 'p') do not matter, so "Gr
 from __future__ import annotations
 
 import difflib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the registered classes are explainers; this module imports none
+    from tfcam.method_base import Explainer
 
 # canonical id -> class, in registration order
-CLASSES: dict[str, type] = {}
+CLASSES: dict[str, type[Explainer]] = {}
 # canonical id -> its old ids (kept working)
 ALIASES: dict[str, tuple[str, ...]] = {}
 # loose key of every id and alias -> canonical id
@@ -51,7 +55,7 @@ def canonical(method) -> str:
     return found
 
 
-def lookup(method):
+def lookup(method) -> type[Explainer]:
     """The class registered under `method` (an id or an alias)."""
     return CLASSES[canonical(method)]
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def renamed(**old_to_new: str):
+def renamed(**old_to_new: str) -> Callable[[F], F]:
     """Decorator: accept each keyword `old` as `new`, warning once per call site.
 
     The mapping is kept on the wrapper (`.renamed`) so that option checks
     (`tfcam.options.method_options`) accept the old names too.
     """
-    def decorate(fn):
+    def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             for old, new in old_to_new.items():
@@ -27,6 +31,6 @@ def renamed(**old_to_new: str):
                 kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
-        wrapper.renamed = {**getattr(fn, "renamed", {}), **old_to_new}
-        return wrapper
+        wrapper.renamed = {**getattr(fn, "renamed", {}), **old_to_new}  # type: ignore[attr-defined]
+        return cast(F, wrapper)  # the same signature, old names accepted besides
     return decorate

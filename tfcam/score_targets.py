@@ -122,8 +122,8 @@ class SegmentationTarget:
             mask = ops.stop_gradient(ops.cast(
                 ops.equal(ops.argmax(y, axis=-1), self.class_index), "float32"))
         else:
-            _check_mask_shape(self, spatial)
             mask = self.mask
+            _check_mask_shape(self, mask, spatial)
         return ops.sum(scores * mask, axis=tuple(range(1, len(y.shape) - 1)))
 
     def __repr__(self) -> str:
@@ -260,9 +260,9 @@ def _mask(mask) -> np.ndarray | None:
     return array.astype("float32")
 
 
-def _check_mask_shape(target: SegmentationTarget, spatial: tuple) -> None:
-    """The mask against the output's spatial axes (static shapes: checked when traced)."""
-    shape = target.mask.shape
+def _check_mask_shape(target: SegmentationTarget, mask: np.ndarray, spatial: tuple) -> None:
+    """`target`'s mask against the output's spatial axes (static shapes: checked when traced)."""
+    shape = mask.shape
     if shape == spatial:
         return
     if shape[1:] == spatial:

@@ -139,7 +139,7 @@ def scores_and_targets(program: Program, env: dict, spec: TargetSpec, indices):
     For class targets the score is the logit; for a callable, whatever it returns. Scores are
     float32 also on mixed-precision models (whose logits may be bfloat16 or float16).
     """
-    if spec.is_callable:
+    if spec.score_fn is not None:  # a callable target
         scores = ops.cast(spec.score_fn(model_outputs(program, env)), "float32")
         if len(scores.shape) != 1:
             raise ValueError(

@@ -42,15 +42,20 @@ class TokenGrid:
                     f"reshape= must turn tokens {tuple(tokens.shape)} into (N, h, w, C); it "
                     f"returned shape {tuple(spatial.shape)}.")
             return spatial
-        h, w = self.grid
+        h, w = self._grid()
         return ops.reshape(tokens[:, self.leading:, :], (-1, h, w, tokens.shape[-1]))
 
     def describe(self) -> str:
         if self.transform is not None:
             return f"tokens reshaped by {getattr(self.transform, '__name__', self.transform)}"
-        h, w = self.grid
+        h, w = self._grid()
         lead = f" after {self.leading} leading token(s)" if self.leading else ""
         return f"tokens on a {h}×{w} grid{lead}"
+
+    def _grid(self) -> tuple[int, int]:
+        if self.grid is None:
+            raise ValueError("a TokenGrid needs a grid (h, w) or a transform; it has neither")
+        return self.grid
 
 
 def is_token_shape(shape, input_shapes) -> bool:

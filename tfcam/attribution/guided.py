@@ -48,7 +48,8 @@ class _GradientWalker(RelevanceWalker):
     make_composite = staticmethod(guided_composite)
 
     def __init__(self, model, layer=None, **kwargs):
-        super().__init__(model, layer, **kwargs)
+        # a mixin: the next __init__ on the MRO is Explainer's
+        super().__init__(model, layer, **kwargs)  # type: ignore[call-arg]
         self.plan_walk(self.make_composite(), "one_hot")
 
 

@@ -43,10 +43,11 @@ def compile_forward(model, prepare=None):
 
     @jax.jit
     def stateless(trainable, non_trainable, *args):
-        return ref().stateless_call(trainable, non_trainable, prepare(*args), training=False)[0]
+        return _held(ref).stateless_call(trainable, non_trainable, prepare(*args),
+                                         training=False)[0]
 
     def call(*args):
-        m = ref()
+        m = _held(ref)
         return stateless(
             [v.value for v in m.trainable_variables],
             [v.value for v in m.non_trainable_variables],
@@ -58,6 +59,13 @@ def compile_forward(model, prepare=None):
 
 def _identity(x):
     return x
+
+
+def _held(ref: weakref.ref):
+    model = ref()
+    if model is None:  # a cache kept this function longer than its model
+        raise RuntimeError("the model of this compiled forward has been garbage collected")
+    return model
 
 
 def normal(shape, seed, dtype="float32"):

@@ -42,8 +42,15 @@ def compile_forward(model, prepare=None):
     # read inside the graph at run time, so new weights need no retrace.
     ref = weakref.ref(model)
     prepare = prepare or _identity
-    return tf.function(lambda *args: ref()(prepare(*args), training=False),
+    return tf.function(lambda *args: _held(ref)(prepare(*args), training=False),
                        reduce_retracing=True)
+
+
+def _held(ref: weakref.ref):
+    model = ref()
+    if model is None:  # a cache kept this function longer than its model
+        raise RuntimeError("the model of this compiled forward has been garbage collected")
+    return model
 
 
 def _identity(x):

@@ -29,7 +29,7 @@ class AblationCAM(PerturbationMethod):
         return sorted({k for s in steps for k in s.inputs if k in head_keys})
 
     def forward(self, call, images, indices):
-        program, key, spec = self.program, self.tap.key, call.spec
+        program, key, spec = self.program, self.layer_tap.key, call.spec
         input_keys = program.input_keys
         head_steps = program.plan(frozenset(input_keys), (key,))
         head_keys = {*input_keys, *(k for s in head_steps for k in s.outputs)}
@@ -40,11 +40,12 @@ class AblationCAM(PerturbationMethod):
 
     def pairs(self, call, images, forward, part):
         head = forward["head"]
-        keep = np.ones((head[self.tap.key].shape[0], head[self.tap.key].shape[-1]), dtype=bool)
+        acts = head[self.layer_tap.key]
+        keep = np.ones((acts.shape[0], acts.shape[-1]), dtype=bool)
         return Pairs(keep, (head,))
 
     def perturbed(self, call, part, head, image_idx, channel_idx, indices):
-        program, key, spec = self.program, self.tap.key, call.spec
+        program, key, spec = self.program, self.layer_tap.key, call.spec
         feeds = {k: ops.take(v, image_idx, axis=0) for k, v in head.items()}
         acts = feeds[key]
         keep = 1.0 - ops.one_hot(channel_idx, acts.shape[-1], dtype=acts.dtype)
@@ -61,7 +62,8 @@ class AblationCAM(PerturbationMethod):
         return ((scores[:, None] - ablated) / safe).astype("float32")
 
     def combine(self, call, part, weights, forward):
-        signed = weighted_sum(weights, self.tap.spatial(forward["head"][self.tap.key]))
+        tap = self.layer_tap
+        signed = weighted_sum(weights, tap.spatial(forward["head"][tap.key]))
         raw = ops.relu(signed)
         return {"maps": call.to_inputs(raw), "raw": raw, "signed": signed,
                 "channel_weights": weights}

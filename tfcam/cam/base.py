@@ -38,7 +38,7 @@ def activations_and_gradients(explainer: Explainer, spec, images, indices, forwa
     `forward`: an environment from a forward pass already made on `images` (the values up
     to the layer are reused from it; the rest is recomputed to be differentiated).
     """
-    program, key = explainer.program, explainer.tap.key
+    program, key = explainer.program, explainer.layer_tap.key
     input_keys = program.input_keys
     if forward is None:
         env = program.evaluate(feeds(program, images), [key])
@@ -52,17 +52,17 @@ def activations_and_gradients(explainer: Explainer, spec, images, indices, forwa
         return ops.sum(scores), (scores, resolved)
 
     _, (scores, resolved), grads = backend.value_and_grad(total_score)(env[key])
-    tap = explainer.tap  # a token layer: both on its grid
+    tap = explainer.layer_tap  # a token layer: both on its grid
     return (ops.cast(tap.spatial(env[key]), "float32"), ops.cast(tap.spatial(grads), "float32"),
             scores, resolved)
 
 
 def layer_activations(explainer: Explainer, spec, images, indices):
     """A (float32), scores and resolved targets from the forward pass alone (traced)."""
-    program, key = explainer.program, explainer.tap.key
+    program, key = explainer.program, explainer.layer_tap.key
     env = program.evaluate(feeds(program, images), (key, *targets.score_keys(program, spec)))
     scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-    return ops.cast(explainer.tap.spatial(env[key]), "float32"), scores, resolved
+    return ops.cast(explainer.layer_tap.spatial(env[key]), "float32"), scores, resolved
 
 
 class GradientCAM(Explainer):

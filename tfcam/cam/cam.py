@@ -84,7 +84,7 @@ class CAM(Explainer):
 
     def __init__(self, model, layer=None, **kwargs):
         super().__init__(model, layer, **kwargs)
-        self.dense, self.offset = find_dense_rows(self.program, self.tap)
+        self.dense, self.offset = find_dense_rows(self.program, self.layer_tap)
 
     def explain_batch(self, call, images, indices):
         if call.spec.is_callable:
@@ -92,15 +92,15 @@ class CAM(Explainer):
         return super().explain_batch(call, images, indices)
 
     def traced(self, call, images, indices):
-        program, key = self.program, self.tap.key
-        offset, channels = self.offset, self.tap.shape[-1]
+        program, key = self.program, self.layer_tap.key
+        offset, channels = self.offset, self.layer_tap.shape[-1]
         env = program.evaluate(feeds(program, images), [key, program.logit_key])
         scores, resolved = targets.scores_and_targets(program, env, call.spec, indices)
         columns = ops.take(self.dense.kernel, resolved, axis=1)
         if offset is not None:  # the layer's rows among the concatenated features
             columns = columns[offset : offset + channels]
         weights = ops.transpose(columns)
-        signed = weighted_sum(weights, self.tap.spatial(env[key]))
+        signed = weighted_sum(weights, self.layer_tap.spatial(env[key]))
         raw = ops.relu(signed)
         return dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
                     targets=resolved, channel_weights=weights)

@@ -32,15 +32,15 @@ class RelevanceCAM(RelevanceWalker, Explainer):
                  relu: bool = False, **kwargs):
         super().__init__(model, layer, **kwargs)
         self.relu = bool(relu)
-        self.plan_walk(composite, start, self.tap.key)
+        self.plan_walk(composite, start, self.layer_tap.key)
 
     def traced(self, call, images, indices):
-        key = self.tap.key
+        key = self.layer_tap.key
         env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices, key)
         # summed in float32 on mixed precision; a token layer's on its grid
-        relevance = ops.cast(self.tap.spatial(relevance), "float32")
+        relevance = ops.cast(self.layer_tap.spatial(relevance), "float32")
         weights = ops.sum(relevance, axis=spatial_axes(relevance))
-        signed = weighted_sum(weights, self.tap.spatial(env[key]))
+        signed = weighted_sum(weights, self.layer_tap.spatial(env[key]))
         raw = ops.relu(signed) if self.relu else signed
         return dict(maps=call.to_inputs(raw), raw=raw, signed=signed, scores=scores,
                     targets=resolved, channel_weights=weights, relevance=relevance)

@@ -65,9 +65,9 @@ class ScoreCAM(PerturbationMethod):
     def forward(self, call, images, indices):
         program, spec = self.program, call.spec
         env = program.evaluate(feeds(program, images),
-                               (self.tap.key, *targets.score_keys(program, spec)))
+                               (self.layer_tap.key, *targets.score_keys(program, spec)))
         scores, resolved = targets.scores_and_targets(program, env, spec, indices)
-        acts = ops.cast(self.tap.spatial(env[self.tap.key]), "float32")
+        acts = ops.cast(self.layer_tap.spatial(env[self.layer_tap.key]), "float32")
         axes = spatial_axes(acts)
         spans = ops.max(acts, axis=axes) - ops.min(acts, axis=axes)
         rank = ops.std if self.channel_ranking == "std" else ops.mean  # population std

@@ -116,7 +116,7 @@ def _method_options(pairs, methods) -> dict:
     from tfcam import registry
     from tfcam.options import method_options
 
-    options = {}
+    options: dict[str, dict] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
@@ -143,7 +143,7 @@ def _one(ex, position: int):
 
 def _same_size_groups(images) -> list[list[int]]:
     """Image positions grouped by size (one model call per group)."""
-    groups = {}
+    groups: dict[tuple, list[int]] = {}
     for k, image in enumerate(images):
         groups.setdefault(image.shape, []).append(k)
     return list(groups.values())
@@ -152,7 +152,7 @@ def _same_size_groups(images) -> list[list[int]]:
 def _unique_stems(paths) -> list[str]:
     """File stems, numbered where two images share one."""
     stems = [p.stem for p in paths]
-    seen = {}
+    seen: dict[str, int] = {}
     for k, stem in enumerate(stems):
         if stems.count(stem) > 1:
             seen[stem] = seen.get(stem, 0) + 1

@@ -68,7 +68,11 @@ class BatchNormFolding:
     def folded_map(linear_step, bn_step):
         """The linear step's `LinearMap` with the BatchNorm folded in (current weights)."""
         scale, shift = _batchnorm_scale_shift(bn_step.layer)
-        return linear_map(linear_step.layer).scaled(scale, shift)
+        linear = linear_map(linear_step.layer)
+        if linear is None:  # `pairs` pairs Dense and convolution layers only
+            raise TypeError(f"cannot fold a BatchNormalization into '{linear_step.path}', "
+                            "which is no Dense or convolution layer")
+        return linear.scaled(scale, shift)
 
 
 class CanonizedProgram:

@@ -210,9 +210,9 @@ def _builtin(step) -> rules.Rule | None:
         if classes and isinstance(step.layer, classes):
             return rule
     for cls in type(step.layer).__mro__:
-        rule = BUILTIN_BY_NAME.get(f"{cls.__module__}.{cls.__qualname__}")
-        if rule is not None:
-            return rule
+        named = BUILTIN_BY_NAME.get(f"{cls.__module__}.{cls.__qualname__}")
+        if named is not None:
+            return named
     return None
 
 

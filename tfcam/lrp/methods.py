@@ -18,6 +18,7 @@ from __future__ import annotations
 from keras import ops
 
 from tfcam._maps import channel_sum, minmax
+from tfcam.graph import Program
 from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import composites
@@ -26,7 +27,7 @@ from tfcam.lrp.walk import Walk
 from tfcam.registry import register
 
 
-def make_walk(explainer: Explainer, composite, stop=None, callable_target=False) -> Walk:
+def make_walk(explainer: RelevanceWalker, composite, stop=None, callable_target=False) -> Walk:
     program = explainer.program
     seed_keys = program.output_keys if callable_target else (program.logit_key,)
     return Walk(program, composite, stop, seed_keys)
@@ -36,7 +37,8 @@ class RelevanceWalker:
     """Mixin: a Walk per target kind (class targets start at the logits, callables at the
     outputs), built on first use."""
 
-    composite = None
+    program: Program  # the explainer's this mixin is combined with (`Explainer`)
+    composite: composites.Composite | None = None
     start = "one_hot"
     gradient_walk = False
 
@@ -94,13 +96,13 @@ class LayerRelevance(RelevanceWalker, Explainer):
     def __init__(self, model, layer=None, *, composite="relevance_cam", start: str = "clrp",
                  **kwargs):
         super().__init__(model, layer, **kwargs)
-        self.plan_walk(composite, start, self.tap.key)
+        self.plan_walk(composite, start, self.layer_tap.key)
 
     def traced(self, call, images, indices):
         env, relevance, scores, resolved = self.relevance_pass(call.spec, images, indices,
-                                                               self.tap.key)
-        spatial = self.tap.spatial  # a token layer: on its grid, as layer_gradients gives
-        return dict(activations=spatial(env[self.tap.key]), relevance=spatial(relevance),
+                                                               self.layer_tap.key)
+        spatial = self.layer_tap.spatial  # a token layer: on its grid, as layer_gradients gives
+        return dict(activations=spatial(env[self.layer_tap.key]), relevance=spatial(relevance),
                     scores=scores, targets=resolved)
 
 

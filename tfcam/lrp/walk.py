@@ -48,6 +48,9 @@ class Site:
     def gates(self) -> tuple:
         """Per input: is it a gate of a product (`gate_inputs`)? Found on first use, by the
         rules that read it, not for every step."""
+        if self.program is None:
+            raise ValueError(f"the site of '{self.path}' was made without its program: "
+                             "pass program= to tell its gates")
         return gate_inputs(self.program, self.step)
 
     @property
@@ -68,8 +71,9 @@ class Site:
         """The layer's LinearMap (BatchNorm folded in), read now; None without weights."""
         if self.step.part == "activation":
             return None
-        if self.folded is not None:
-            return self.canonizer.folded_map(self.step, self.folded)
+        if self.folded is not None:  # Walk._plan gives a fold its canonizer
+            canonizer = self.canonizer or BatchNormFolding()
+            return canonizer.folded_map(self.step, self.folded)
         return linear_map(self.layer)
 
     def forward(self, *inputs) -> list:
@@ -134,9 +138,9 @@ class Walk:
         folds = canonizer.pairs(program) if canonizer else {}
         plan = program.plan(frozenset(program.input_keys), self.wants)
         downstream = set(self.stops)
-        after_linear = {}
-        nonnegative = {}
-        walked: list[graph.Step] = []
+        after_linear: dict[str, bool] = {}
+        nonnegative: dict[str, bool] = {}
+        walked: list[tuple[graph.Step, bool, bool]] = []  # (step, first, inputs_nonnegative)
         for step in plan:
             inputs_after_linear = any(after_linear.get(k, False) for k in step.inputs)
             linear = step.part != "activation" and is_linear_layer(step.layer)
@@ -160,6 +164,7 @@ class Walk:
         sites = []
         for step, first, inputs_nonnegative in walked:
             wanted = tuple(k in downstream for k in step.inputs)
+            rule: Rule
             if step in folded_bn:
                 rule = Pass()
             else:

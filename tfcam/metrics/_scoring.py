@@ -81,10 +81,10 @@ class ClassScorer:
         self.n = images.shape[0]
         raw = predict(model, images, self.batch_size)
         self.callable_target = callable(targets)
+        self.classes: np.ndarray | None = None
         if self.callable_target:
             self._score_fn = targets
             self.apply_softmax = False
-            self.classes = None
             self.original = self._callable_scores(raw, self.n)
             return
         self.apply_softmax = needs_softmax(raw, model) if apply_softmax is None else bool(apply_softmax)
@@ -138,6 +138,7 @@ class ClassScorer:
         if self.callable_target:
             return self._callable_scores(raw, image_index.size)
         probs = self._probabilities(raw)
+        assert self.classes is not None  # resolved in __init__ for every non-callable target
         return probs[np.arange(image_index.size), self.classes[image_index]]
 
     def _probabilities(self, raw) -> np.ndarray:

@@ -96,17 +96,24 @@ def deletion_insertion(
     The unmodified image (deletion's first point, insertion's last) is evaluated once.
 
     Args:
-        model, inputs, targets, apply_softmax, batch_size: as in `average_drop`
-            (images (N, H, W, C); targets None means the top-1 class).
+        model: a Keras model, as in `average_drop`.
+        inputs: (N, H, W, C) images, as the model takes them.
+        targets: None (the top-1 class), a class index, (N,) indices or a callable, as
+            in `average_drop`.
+        apply_softmax: as in `average_drop`.
+        batch_size: images per model call.
         maps: (N, H, W) finite values at the input resolution (only their order
             counts), or an explain function ``explain_fn(model, inputs, targets) ->
             maps`` (called with the resolved (N,) class indices).
         steps: number of steps (used when ``pixels_per_step`` is None).
         pixels_per_step: RISE's ``step``, overrides ``steps``.
-        deletion_fill, insertion_fill: a fill name of `tfcam.fill`
-            (``"black"``: 0, ``"mean"``: each image's mean colour, ``"blur"``), a number,
-            an array broadcastable to (N, H, W, C), or a callable ``images -> array``.
-        blur_sigma, blur_size: the Gaussian blur for ``"blur"``.
+        deletion_fill: what deletion puts in place of removed pixels: a fill name of
+            `tfcam.fill` (``"black"``: 0, ``"mean"``: each image's mean colour,
+            ``"blur"``), a number, an array broadcastable to (N, H, W, C), or a callable
+            ``images -> array``.
+        insertion_fill: insertion's start, the same kinds as ``deletion_fill``.
+        blur_sigma: the Gaussian blur's sigma for ``"blur"``.
+        blur_size: the Gaussian blur's kernel size for ``"blur"``.
         which: the curves to compute, a subset of ``("deletion", "insertion")``.
 
     Returns:

@@ -24,7 +24,8 @@ def weighted_layers(model) -> list:
     # a step inside a custom layer belongs to the outermost one (a nested model is opened)
     blocks = sorted((b for b in program.blocks if not isinstance(b.layer, keras.Model)),
                     key=lambda b: b.path.count("/"))
-    seen, found = set(), []
+    seen: set[int] = set()
+    found: list = []
     for step in program.steps:
         block = next((b for b in blocks if step.path.startswith(b.path + "/")), None)
         layer, path = (step.layer, step.path) if block is None else (block.layer, block.path)

@@ -136,11 +136,14 @@ def road(
     imputed images are scored in batched, compiled model calls, built batch by batch.
 
     Args:
-        model, targets, apply_softmax, batch_size: as in `average_drop` (the score is the
-            class probability; a callable target replaces it).
+        model: a Keras model, as in `average_drop`.
         inputs: (N, H, W, C) float, as the model takes them.
         maps: (N, H, W) finite values at the input resolution (only their order counts), or
             an explain function ``explain_fn(model, inputs, targets) -> maps``.
+        targets: None (the top-1 class), a class index, (N,) indices, or a callable
+            target, which replaces the class probability as the score.
+        apply_softmax: as in `average_drop` (the score is the class probability).
+        batch_size: images per model call.
         order: ``"morf"`` or ``"lerf"``.
         percentages: shares of pixels removed, each in (0, 100) (pytorch-grad-cam's
             10, 20, ..., 90 by default).

@@ -142,7 +142,8 @@ def max_sensitivity(
     # One stream: the N images first, then the N·P perturbed copies (image-major), cut into
     # batches; Φ(x) is complete before the first copy's difference is taken.
     total = n * (1 + p)
-    reference, sample_shape = None, None
+    reference: np.ndarray | None = None
+    sample_shape: tuple | None = None
     sensitivities = np.empty(n * p)
     for start in range(0, total, batch_size):
         stop = min(start + batch_size, total)
@@ -168,6 +169,7 @@ def max_sensitivity(
         if copies.any():
             diff = phi[copies] - reference[image[copies]]
             sensitivities[ks[copies] - n] = np.linalg.norm(diff, axis=1)
+    assert reference is not None  # the first batch holds image 0 (total >= 1)
     norms = np.linalg.norm(reference, axis=1)
     sensitivities = sensitivities.reshape(n, p) / np.where(norms > 0, norms, 1.0)[:, None]
     return MetricResult(

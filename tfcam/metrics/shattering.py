@@ -155,8 +155,10 @@ def shattering(
             ``tfcam.layer_gradients``.
         channel_weights: ``f(model, images, method, layer, targets) -> (N, K)``;
             default ``tfcam.explain(...).channel_weights``.
-        relevance_method, ablation_method: the method names passed to
-            ``channel_weights``; None skips the statistics that need them.
+        relevance_method: the method name passed to ``channel_weights`` for the
+            relevance statistic; None skips it.
+        ablation_method: the method name passed to ``channel_weights`` for the ablation
+            importance; None skips the statistics that need it.
         batch_size: images per call of the two callables.
 
     Returns:

@@ -60,7 +60,7 @@ def grid(images, explanations, *, titles=None, labels=None, image_titles=None, o
     if len(names) != n:
         raise ValueError(f"{len(names)} image_titles for {n} images: give one per image")
 
-    panels = []  # (row image, kind, column index)
+    panels: list[tuple[int, str, int | None]] = []  # (row image, kind, column index)
     for k in range(n):
         panels.append((k, "image", None))
         panels.extend((k, "map", c) for c in range(len(columns)))

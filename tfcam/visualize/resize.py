@@ -18,5 +18,5 @@ def resize_maps(maps, size) -> np.ndarray:
                          f"size {tuple(size)} has {len(size)}")
     for in_size, out_size in zip(out.shape[1:], size):
         # contracting axis 1 appends the resized axis last: after every axis, order is restored
-        out = np.tensordot(out, interpolation_matrix(int(out_size), int(in_size)), axes=[[1], [1]])
+        out = np.tensordot(out, interpolation_matrix(int(out_size), int(in_size)), axes=([1], [1]))
     return out

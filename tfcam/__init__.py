@@ -8,6 +8,7 @@ Every method module is imported here: importing it registers its class (`tfcam.r
 """
 
 from tfcam import callbacks, lrp
+from tfcam.api import explain, methods
 from tfcam.attribution.gradients import InputXGradient, Saliency
 from tfcam.attribution.guided import Deconvnet, GuidedBackprop, GuidedGradCAM
 from tfcam.attribution.integrated_gradients import IntegratedGradients
@@ -23,7 +24,6 @@ from tfcam.cam.layercam import LayerCAM
 from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.cam.scorecam import ScoreCAM
 from tfcam.cam.xgradcam import XGradCAM
-from tfcam.api import explain, methods
 from tfcam.explanation import Explanation
 from tfcam.imagenet import imagenet_classes
 from tfcam.layer_lookup import explainable_layers
@@ -39,7 +39,8 @@ __all__ = [
     "CAM", "EigenCAM", "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "ScoreCAM", "AblationCAM",
     "RelevanceCAM", "LRP", "GuidedBackprop", "Deconvnet", "GuidedGradCAM", "lrp", "relevance_at",
     "Saliency", "InputXGradient", "SmoothGrad", "IntegratedGradients", "Occlusion",
-    "Explanation", "explain", "explainable_layers", "methods", "METHODS", "overlay", "visualize_class", "layer_gradients",
+    "Explanation", "explain", "explainable_layers", "methods", "METHODS", "overlay", "visualize_class",
+    "layer_gradients",
     "register", "segmentation_target", "regression_target", "similarity_target", "imagenet_classes",
     "callbacks",
 ]

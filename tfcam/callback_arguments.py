@@ -12,6 +12,7 @@ from tfcam import backend, registry
 from tfcam.api import method_class
 from tfcam.options import EXPLAIN_PARAMETERS, check_options, method_options
 
+
 def checked_images(images) -> np.ndarray:
     try:
         array = np.array(images, copy=True)

@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from tfcam import backend
-from tfcam.renamed import renamed
+from tfcam.api import method_class
 from tfcam.callback_arguments import (
     checked_every,
     checked_images,
@@ -39,7 +39,7 @@ from tfcam.callback_arguments import (
     options_per_method,
     require_image_maps,
 )
-from tfcam.api import method_class
+from tfcam.renamed import renamed
 
 # The folder under log_dir that holds everything the logger writes.
 SUBFOLDER = "explanations"

@@ -28,7 +28,8 @@ class Explanation:
         occlusion raw before any ReLU.
     targets: (N,) int class explained per sample (None for a callable target).
     scores: (N,) float32 score explained (logit of the target class, or the callable's value).
-    method: the method's canonical id (`tfcam.methods()`); layer: path of the explained layer (None for input-space methods).
+    method: the method's canonical id (`tfcam.methods()`).
+    layer: path of the explained layer (None for input-space methods).
     channel_weights: (N, K) per-channel weights for CAM methods, else None.
     attributions: (N, H, W, C) input-space attributions (gradients, IG, ...), else None.
     relevance: (N, h, w, K) LRP relevance at the layer (or (N, H, W, C) at the input for

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import dataclasses
 import weakref
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 from keras import tree
@@ -253,7 +254,7 @@ def _is_softmax_step(step: Step) -> bool:
 
 
 # --------------------------------------------------------------------- tracing
-_PROGRAMS: "weakref.WeakKeyDictionary[Any, Program]" = weakref.WeakKeyDictionary()
+_PROGRAMS: weakref.WeakKeyDictionary[Any, Program] = weakref.WeakKeyDictionary()
 
 
 def trace(model) -> Program:

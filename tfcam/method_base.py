@@ -21,7 +21,7 @@ from tfcam.explanation import Explanation
 from tfcam.inputs import check_inputs, each, feeds, num_samples, resolve_input, rows
 from tfcam.layer_lookup import LayerTap, find_layer, require_spatial, with_view
 from tfcam.options import check_options
-from tfcam.targets import TOP1, TargetSpec, scores_and_targets, score_keys
+from tfcam.targets import TOP1, TargetSpec, score_keys, scores_and_targets
 from tfcam.targets import resolve as resolve_targets
 
 # `target=` not given (None is a value: the top-1 class).
@@ -314,7 +314,7 @@ class Explainer:
             indices = spec.batch(start, start + size)
             short = size - num_samples(batch)
             if short:
-                batch = each(lambda x: np.concatenate(
+                batch = each(lambda x, short=short: np.concatenate(
                     [x, np.zeros((short, *x.shape[1:]), x.dtype)]), batch)
                 indices = np.concatenate([indices, np.zeros(short, indices.dtype)])
             yield batch, indices

@@ -28,9 +28,9 @@ import dataclasses
 import numpy as np
 
 from tfcam import backend
+from tfcam.inputs import batch_shape
 from tfcam.method_base import Call, Explainer, to_numpy
 from tfcam.pairs import auto_chunk_size, pair_chunks, scatter
-from tfcam.inputs import batch_shape
 
 
 @dataclasses.dataclass

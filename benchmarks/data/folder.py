@@ -32,8 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.dataset import Dataset, boxes_from_masks
 from tfcam.image_files import read_image
+
+from ..data.dataset import Dataset, boxes_from_masks
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 SYNSET_FILES = ("LOC_synset_mapping.txt", "synsets.txt")

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.dataset import Dataset, boxes_from_masks
 from tfcam.image_files import read_image, to_rgb
+
+from ..data.dataset import Dataset, boxes_from_masks
 
 GRID = 2   # cells per side (Rao et al.'s 2×2)
 

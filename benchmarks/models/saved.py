@@ -6,7 +6,8 @@ It is loaded with ``keras.saving.load_model`` and explained as it is: nothing is
 The benchmark's images are RGB in [0, 1]; ``model.preprocess`` says what the model expects,
 one of `tfcam.preprocess`'s conventions: ``none`` (those images, or the model preprocesses
 inside), ``tf`` (2x - 1), ``torch`` (ImageNet mean / std), ``caffe`` (BGR, 0-255 minus the
-ImageNet mean) or a number, a scale (``255`` for 0-255 images). The step becomes the model's first layer, in one flat graph
+ImageNet mean) or a number, a scale (``255`` for 0-255 images). The step becomes the model's
+first layer, in one flat graph
 with copies of the model's own layers, so the metrics mask the images in image space
 (black = 0) as for the zoo's models.
 
@@ -26,8 +27,9 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from ..models.train import ModelInfo
 from tfcam import preprocess
+
+from ..models.train import ModelInfo
 
 LAYER_CHOICES = ("shallow", "mid", "last")
 SIZE_FRACTION = {"shallow": 1 / 4, "mid": 1 / 8}

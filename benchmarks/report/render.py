@@ -98,7 +98,8 @@ def write_summary(folder: Path, results: pd.DataFrame, figures: list, title: str
     for section in sections.SECTIONS.values():
         parts += section(results)
     if figures:
-        parts += ["## Figures\n", *[f"- [{Path(f).name}]({Path(f).relative_to(folder).as_posix()})" for f in figures], ""]
+        links = [f"- [{Path(f).name}]({Path(f).relative_to(folder).as_posix()})" for f in figures]
+        parts += ["## Figures\n", *links, ""]
     n_err = int((results.metric == "error").sum())
     parts += [f"---\n{len(results)} rows in `results.csv` (one per image × model × method × layer × metric); "
               f"{n_err} error rows (failed batches are kept in the table with their message)."]

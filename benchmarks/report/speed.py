@@ -88,7 +88,7 @@ def markdown(results: pd.DataFrame, md_table) -> list:
     for model, g in t.groupby("model", sort=False):
         rows = []
         for r in g.itertuples():
-            get = lambda k: getattr(r, k, np.nan)
+            get = lambda k, r=r: getattr(r, k, np.nan)
             rows.append({
                 "setting": r.setting, "method": method_label(r.method, r.layer_choice), "library": r.library,
                 "images/s": _cell(get("images_per_second"), "{:.1f}"),

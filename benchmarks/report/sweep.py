@@ -25,7 +25,8 @@ def aggregate_sweep(sweep_dir: Path, command_line: str | None = None) -> Path | 
     curves = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=CURVE_COLUMNS)
     figures = []
     try:
-        figures = figs.all_figures(sweep_dir, results, curves, None, map_dirs=sorted(p for p in sweep_dir.rglob("maps") if p.is_dir()))
+        map_dirs = sorted(p for p in sweep_dir.rglob("maps") if p.is_dir())
+        figures = figs.all_figures(sweep_dir, results, curves, None, map_dirs=map_dirs)
     except Exception as e:
         print(f"[tfcam-bench] sweep figures failed: {type(e).__name__}: {e}")
     return write_summary(sweep_dir, results, figures, f"sweep {sweep_dir.name}", command_line)

@@ -32,7 +32,7 @@ def status(results: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (fam, method), g in zoo.groupby(["model", "method"], sort=False):
         unit = g[g.unit == g.unit.iloc[-1]]   # a sweep's table may hold a unit twice: the last
-        get = lambda m: unit.value[unit.metric == m]
+        get = lambda m, unit=unit: unit.value[unit.metric == m]
         errors = unit[unit.metric == "error"]
         if len(errors):
             error = str(errors.error.iloc[0])
@@ -40,7 +40,7 @@ def status(results: pd.DataFrame) -> pd.DataFrame:
         else:
             error = ""
             state = "constant" if (get("constant_map") > 0).any() or (get("nonfinite_map") > 0).any() else "works"
-        mean = lambda m: float(get(m).mean()) if len(get(m)) else np.nan
+        mean = lambda m, get=get: float(get(m).mean()) if len(get(m)) else np.nan
         out.append({"family": fam, "method": method, "source": unit.source.iloc[0],
                     "layer": next((v for v in unit.layer if v), ""), "status": state, "error": error,
                     "first_call_seconds": mean("first_call_seconds"),
@@ -118,7 +118,8 @@ def _others(st: pd.DataFrame, main: tuple, notes: Footnotes) -> list:
     for m in others:
         failed = ran[(ran.method == m) & (ran.status == "error")]
         if len(failed):
-            where = ", ".join(f"{r.family} {notes.mark(r.error).removeprefix(FAILS).strip()}" for r in failed.itertuples())
+            where = ", ".join(f"{r.family} {notes.mark(r.error).removeprefix(FAILS).strip()}"
+                              for r in failed.itertuples())
             lines.append(f"- {m} fails on {where}.")
     constant = ran[(ran.status == "constant") & ran.method.isin(others)]
     if len(constant):

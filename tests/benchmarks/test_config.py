@@ -111,7 +111,7 @@ def test_small_model_layer_names_exist():
             model.get_layer(layer)
         nested = zoo.build(OmegaConf.merge(cfg, {"nested": True}), 32, 3) if name == "resnet_small" else None
         if nested is not None:
-            assert "resnet_small_backbone" in [l.name for l in nested.layers]
+            assert "resnet_small_backbone" in [layer.name for layer in nested.layers]
             assert cfg.layers.last in zoo.all_layer_names(nested)
             seq = zoo.build(OmegaConf.merge(cfg, {"nested": "sequential"}), 32, 3)
             assert type(seq).__name__ == "Sequential" and len(seq.layers) == 3

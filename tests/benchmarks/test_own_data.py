@@ -134,10 +134,9 @@ def test_an_unknown_synset_is_named(tmp_path):
 # -- 4. a saved model --------------------------------------------------------------------------
 
 def test_a_saved_model_loads_with_its_layers_picked_by_depth(tmp_path):
+    from benchmarks.models import saved
     from tfcam import graph
     from tfcam.layer_lookup import default_layer
-
-    from benchmarks.models import saved
     loaded = saved.load(saved_cfg(tiny_model(tmp_path / "m.keras")), log=lambda *a: None)
     assert loaded.info.source == "saved" and loaded.info.accuracy is None
     order = [layer.name for layer in loaded.model.layers]

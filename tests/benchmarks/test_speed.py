@@ -14,7 +14,8 @@ from tests.benchmarks.conftest import compose, tiny_overrides
 @pytest.fixture(scope="module")
 def speed_run(cache_dir, tmp_path_factory):
     cfg = compose(tiny_overrides([
-        "experiment=speed", "model=vgg_small", "model.widths=[4,8,8,16,16]", "methods=[grad_cam,score_cam,relevance_cam,tkv_grad_cam]",
+        "experiment=speed", "model=vgg_small", "model.widths=[4,8,8,16,16]",
+        "methods=[grad_cam,score_cam,relevance_cam,tkv_grad_cam]",
         f"cache_dir={cache_dir}", "report.figures=false", "metrics.speed.batch_sizes=[2,4]",
         "metrics.speed.precisions=[float32,mixed_bfloat16]",
         "metrics.speed.sweep_methods=[grad_cam,score_cam]", "metrics.speed.repeats=1",

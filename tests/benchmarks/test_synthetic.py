@@ -69,7 +69,7 @@ def test_objects_cut_by_the_border_keep_exact_ground_truth():
     assert all(touches), "every object placed across the border touches it"
     drawn = np.abs(d.images - 0.5).max(-1) > 1e-6
     np.testing.assert_array_equal(drawn, d.masks)
-    for m, (x0, y0, x1, y1) in zip(d.masks, d.boxes):
+    for x0, y0, x1, y1 in d.boxes:
         assert 0 <= x0 < x1 <= n and 0 <= y0 < y1 <= n
         assert x0 == 0 or y0 == 0 or x1 == n or y1 == n
 

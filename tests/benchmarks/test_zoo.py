@@ -20,7 +20,8 @@ METHODS = ["grad_cam", "lrp"]
 
 def zoo_cfg(families=FAMILIES, methods=METHODS, extra=()):
     listed = ",".join(f'"{f}"' for f in families)
-    return compose(["experiment=zoo", "dataset=synthetic32", "dataset.n_images=2", "progress=false", "report.figures=false",
+    return compose(["experiment=zoo", "dataset=synthetic32", "dataset.n_images=2", "progress=false",
+                    "report.figures=false",
                     f"methods=[{','.join(methods)}]", f"metrics.zoo.families=[{listed}]", *extra])
 
 
@@ -74,7 +75,7 @@ def test_every_family_and_method_has_its_rows(zoo_run):
     for fam in FAMILIES:
         for method in METHODS:
             g = z[(z.model == fam) & (z.method == method)]
-            value = lambda m: g.value[g.metric == m].to_numpy()
+            value = lambda m, g=g: g.value[g.metric == m].to_numpy()
             assert value("works").tolist() == [1.0]
             assert value("first_call_seconds")[0] > 0 and value("seconds_per_image")[0] > 0
             assert len(value("map_std")) == 2 and set(g.image[g.metric == "map_std"]) == {0, 1}

@@ -64,7 +64,8 @@ def test_layers_and_methods_take_import_a_module_name_is_found_in_the_current_fo
     monkeypatch.chdir(custom)
     sys.modules.pop("my_layers", None)  # the fixture's import: this one must find it by name
     try:
-        assert main(["layers", "custom.keras", "--import", "my_layers", "--import", "json"]) == 0  # json registers nothing
+        # json registers nothing
+        assert main(["layers", "custom.keras", "--import", "my_layers", "--import", "json"]) == 0
     finally:
         sys.modules.pop("my_layers", None)
     assert "scale" in capsys.readouterr().out
@@ -74,7 +75,8 @@ def test_layers_and_methods_take_import_a_module_name_is_found_in_the_current_fo
 @pytest.mark.parametrize("code, expected", [
     # Keras raises it; the line named is the user's
     ("import keras\nkeras.layers.Dense(3, bogus=1)\n",
-     "importing it raised ValueError: Unrecognized keyword arguments passed to Dense: {'bogus': 1} (broken.py, line 2)"),
+     "importing it raised ValueError: Unrecognized keyword arguments passed to Dense: {'bogus': 1} "
+     "(broken.py, line 2)"),
     ("x = 1 / 0\n", "importing it raised ZeroDivisionError: division by zero (broken.py, line 1)"),
     ("def f(:\n", "importing it raised SyntaxError: invalid syntax (broken.py, line 1)"),
     ("import no_such_module_of_tfcam\n", "importing it raised ModuleNotFoundError: No module named "

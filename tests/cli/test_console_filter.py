@@ -29,7 +29,8 @@ def test_native_lines_are_dropped_and_ours_kept():
 
 def test_a_native_line_written_in_pieces_is_dropped():
     head, tail = NOISE[2][:20], NOISE[2][20:]
-    body = "os.write(2, %r); time.sleep(0.2); os.write(2, %r); os.write(2, b'ok\\n')\n" % (head, tail + b"\n")
+    rest = tail + b"\n"
+    body = f"os.write(2, {head!r}); time.sleep(0.2); os.write(2, {rest!r}); os.write(2, b'ok\\n')\n"
     assert run(body) == b"ok\n"
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import tfcam
-from tfcam.api import method_class
 from tests.core import nets
+from tfcam.api import method_class
 
 OPTIONS = {"smooth_grad": {"samples": 2}, "integrated_gradients": {"steps": 3},
            "score_cam": {"chunk_size": 4}, "ablation_cam": {"chunk_size": 4},

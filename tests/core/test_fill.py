@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 import tfcam
+from tests.core import nets
 from tfcam.attribution.occlusion import spatial_patch_masks
 from tfcam.fill import FILLS, blend, check_fill, fill_like, fill_values
-
-from tests.core import nets
 
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 

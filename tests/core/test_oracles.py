@@ -182,8 +182,8 @@ def test_smoothgrad_averages_noisy_gradients():
 def test_smoothgrad_noise_has_the_documented_scale():
     # S = sum_ij w_ij relu(x_ij - b): dS/dx = w 1[x > b], whose mean over noise N(0, sigma^2)
     # is w Phi((x - b) / sigma), with sigma = noise_level * (max - min) of the image.
-    from scipy.stats import norm
     import keras
+    from scipy.stats import norm
 
     b, noise_level = 0.5, 0.2
     inp = keras.Input((4, 4, 1))

@@ -2,9 +2,9 @@
 
 import numpy as np
 
+from tests.core import nets
 from tfcam.graph import trace
 from tfcam.pairs import auto_chunk_size, pair_chunks, scatter, select_channels
-from tests.core import nets
 
 
 def test_select_channels_skips_constant_and_keeps_top_means():

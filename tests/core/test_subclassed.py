@@ -206,7 +206,7 @@ def test_callable_targets_never_reuse_another_callables_trace(method):
     # The issue's loop, run twice: it failed this way on both backends before the fix (the
     # freed lambdas' ids are reused within a few calls, but not at a fixed call).
     for c in [0, 2, 1, 0, 2, 1]:
-        score = lambda y: y[:, c]  # noqa: E731 - a new function object each time
+        score = lambda y: y[:, c]  # noqa: E731, B023 - a new function object each time, used at once
         cached = tfcam.explain(model, x, method, targets=score, **options)
         fresh = method_class(method)(model, **options).attribute(x, score)
         by_index = tfcam.explain(model, x, method, targets=c, **options)

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lrp_helpers import images, init, relevances, vgg_style
 
 import tfcam.lrp as lrp
 from tfcam import graph
 from tfcam.attribution.guided import GuidedBackprop, GuidedGradCAM
 from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.lrp import LRP, rules
-
-from lrp_helpers import images, init, relevances, vgg_style
 
 L = keras.layers
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from lrp_helpers import images, init, randomize_batchnorm, relevances, resnet_style
 
 from tfcam import graph
 from tfcam.lrp import LRP, BatchNormFolding, Composite, canonized, epsilon_plus
-
-from lrp_helpers import images, init, randomize_batchnorm, relevances, resnet_style
 
 L = keras.layers
 

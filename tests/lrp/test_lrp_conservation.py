@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from lrp_helpers import cut_keys, images, init, relevances, resnet_style, vgg_style
 
 from tfcam import graph
 from tfcam.lrp import Composite, lrp_zero, rules
-
-from lrp_helpers import cut_keys, images, init, relevances, resnet_style, vgg_style
 
 L = keras.layers
 RTOL = 1e-5
@@ -81,7 +80,7 @@ def test_add_split_in_walk_is_exact():
 @st.composite
 def conv_nets(draw):
     layers = []
-    for i in range(draw(st.integers(1, 3))):
+    for _ in range(draw(st.integers(1, 3))):
         layers.append(("conv", draw(st.integers(2, 5)), draw(st.sampled_from([1, 3])),
                        draw(st.sampled_from([1, 2])), draw(st.sampled_from(["same", "valid"]))))
         pool = draw(st.sampled_from(["none", "max", "avg"]))

@@ -10,13 +10,12 @@ import types
 import keras
 import numpy as np
 import pytest
+from lrp_helpers import cut_keys, images, relevances
 
 import tfcam
 from tfcam import graph
 from tfcam.lrp import lrp_zero, rules
 from tfcam.lrp.walk import Walk
-
-from lrp_helpers import cut_keys, images, relevances
 
 L = keras.layers
 

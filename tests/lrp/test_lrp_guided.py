@@ -5,15 +5,18 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from lrp_helpers import images, init, nested_model, randomize_biases, relevances
 
 from tfcam import graph
 from tfcam.attribution.guided import (
-    Deconvnet, GuidedBackprop, GuidedGradCAM, deconvnet_composite, guided_composite,
+    Deconvnet,
+    GuidedBackprop,
+    GuidedGradCAM,
+    deconvnet_composite,
+    guided_composite,
 )
 from tfcam.cam.gradcam import GradCAM
 from tfcam.lrp import Composite, rules
-
-from lrp_helpers import images, init, nested_model, randomize_biases, relevances
 
 L = keras.layers
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 import keras
 import numpy as np
 import pytest
+from lrp_helpers import (
+    gap_net,
+    images,
+    nested_model,
+    relevances,
+    resnet_style,
+    vgg_style,
+)
 
 from tfcam import graph
 from tfcam.cam.relevancecam import RelevanceCAM
 from tfcam.layer_lookup import find_layer
 from tfcam.lrp import relevance_at
-
-from lrp_helpers import (
-    gap_net, images, nested_model, relevances, resnet_style, vgg_style,
-)
 
 L = keras.layers
 

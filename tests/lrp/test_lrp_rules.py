@@ -6,12 +6,11 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from lrp_helpers import NumpyInit, init, linear_jacobian, np_rule, randomize_biases, relevances
 
 from tfcam import graph
 from tfcam.lrp import Composite, rules
 from tfcam.lrp.start import start_vector
-
-from lrp_helpers import NumpyInit, init, linear_jacobian, np_rule, randomize_biases, relevances
 
 L = keras.layers
 

@@ -10,11 +10,10 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from lrp_helpers import relevances
 
 from tfcam import graph
 from tfcam.lrp import Composite, lrp_zero, rules
-
-from lrp_helpers import relevances
 
 L = keras.layers
 EPS = 1e-6

@@ -73,7 +73,8 @@ def test_independent_first_step_equals_cascading(trained, data):
     curves = np.stack([cas.select("spearman", step=s).values for s in (1, 2, 3)], axis=1)
     np.testing.assert_allclose(cas.curves, curves)
     np.testing.assert_allclose(cas.values, curves.mean(axis=1))
-    sub = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", randomized_layers=["conv1"], **kw)
+    sub = metrics.randomization_test(trained, x[:3], gradcam_maps, mode="independent", randomized_layers=["conv1"],
+                                     **kw)
     assert list(sub.to_frame()["layer"].unique()) == ["conv1"]
     with pytest.raises(ValueError, match="not a layer"):
         metrics.randomization_test(trained, x[:1], gradcam_maps, randomized_layers=["gap"])
@@ -81,9 +82,11 @@ def test_independent_first_step_equals_cascading(trained, data):
 
 def _custom_model():
     inp = keras.Input((8, 8, 2))
-    x = keras.layers.Conv2D(3, 3, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(0.3), name="conv")(inp)
+    x = keras.layers.Conv2D(3, 3, kernel_initializer="ones", bias_initializer=keras.initializers.Constant(0.3),
+                            name="conv")(inp)
     x = keras.layers.BatchNormalization(
-        gamma_initializer=keras.initializers.Constant(2.0), beta_initializer=keras.initializers.Constant(-1.0), name="bn"
+        gamma_initializer=keras.initializers.Constant(2.0), beta_initializer=keras.initializers.Constant(-1.0),
+        name="bn"
     )(x)
     x = keras.layers.DepthwiseConv2D(3, depthwise_initializer=keras.initializers.Constant(0.5), name="dw")(x)
     x = keras.layers.SeparableConv2D(
@@ -127,7 +130,7 @@ def test_nested_model_layers_are_walked():
         [keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="inner_conv")], name="inner"
     )
     outer = keras.Sequential([inner, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2, name="head")])
-    assert [l.name for l in metrics.weighted_layers(outer)] == ["inner_conv", "head"]
+    assert [layer.name for layer in metrics.weighted_layers(outer)] == ["inner_conv", "head"]
     x = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
     df = metrics.randomization_test(outer, x, sobel_maps, metrics="spearman").to_frame()
     assert list(df["layer"].unique()) == ["head", "inner_conv"]

@@ -98,7 +98,8 @@ def test_shattering_without_weights(cnn):
     x = np.random.default_rng(2).normal(size=(2, 8, 8, 1)).astype(np.float32)
     df = metrics.shattering(cnn, x, ["conv1"], targets=[0, 1], layer_gradients=layer_gradients,
                             ablation_method=None).to_frame()
-    assert set(df["metric"]) == {"autocorrelation", "sign_coherence", "sign_coherence_noise_floor", "negative_weight_share"}
+    assert set(df["metric"]) == {"autocorrelation", "sign_coherence", "sign_coherence_noise_floor",
+                                 "negative_weight_share"}
 
 
 def test_bad_callable_shapes(cnn):

@@ -10,8 +10,8 @@ from keras import ops
 
 from tfcam import backend, targets
 from tfcam._maps import channel_max_abs, channel_sum, minmax
-from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each, feeds
+from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.registry import register
 
 __all__ = ["InputSpaceMethod", "InputXGradient", "Saliency", "input_gradients"]

@@ -27,11 +27,11 @@ from keras import ops
 
 from tfcam._maps import channel_max_abs, channel_sum, minmax, spatial_axes
 from tfcam.cam.base import activations_and_gradients, weighted_sum
-from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import rules
 from tfcam.lrp.composites import Composite
 from tfcam.lrp.methods import RelevanceWalker
+from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.registry import register
 
 
@@ -55,7 +55,8 @@ class _GradientWalker(RelevanceWalker):
 
 @register("guided_backprop")
 class GuidedBackprop(_GradientWalker, InputSpaceMethod):
-    """Guided Backprop (Springenberg et al., 2015): the gradient, with ReLUs passing only positive gradients of positive inputs."""
+    """Guided Backprop (Springenberg et al., 2015): the gradient, with ReLUs passing only
+    positive gradients of positive inputs."""
 
     def traced(self, call, images, indices):
         _, grads, scores, resolved = self.relevance_pass(call.spec, images, indices)

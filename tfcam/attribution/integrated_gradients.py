@@ -17,8 +17,8 @@ import numpy as np
 from keras import ops
 
 from tfcam._maps import channel_sum, minmax
-from tfcam.attribution.gradients import input_gradients
 from tfcam.attribution.copies import InputCopiesMethod
+from tfcam.attribution.gradients import input_gradients
 from tfcam.inputs import each, num_samples
 from tfcam.registry import register
 

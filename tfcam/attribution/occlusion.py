@@ -27,9 +27,9 @@ from keras import ops
 
 from tfcam import targets
 from tfcam._maps import minmax, spatial_letters
-from tfcam.method_base import InputSpaceMethod
 from tfcam.fill import blend, check_fill, fill_values
 from tfcam.inputs import each, feeds
+from tfcam.method_base import InputSpaceMethod
 from tfcam.perturbation import Pairs, PerturbationMethod
 from tfcam.registry import register
 from tfcam.renamed import renamed

@@ -14,8 +14,8 @@ from keras import ops
 
 from tfcam import backend
 from tfcam._maps import channel_max_abs, channel_sum, minmax
-from tfcam.attribution.gradients import input_gradients
 from tfcam.attribution.copies import InputCopiesMethod
+from tfcam.attribution.gradients import input_gradients
 from tfcam.inputs import each, num_samples
 from tfcam.registry import register
 

@@ -16,8 +16,8 @@ from keras import ops
 
 from tfcam import backend, targets
 from tfcam._maps import spatial_letters
-from tfcam.method_base import Explainer
 from tfcam.inputs import feeds
+from tfcam.method_base import Explainer
 
 
 def weighted_sum(weights, activations):

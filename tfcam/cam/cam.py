@@ -17,8 +17,8 @@ from keras import ops
 
 from tfcam import targets
 from tfcam.cam.base import weighted_sum
-from tfcam.method_base import Explainer
 from tfcam.inputs import feeds
+from tfcam.method_base import Explainer
 from tfcam.registry import register
 
 _PASS_THROUGH = (keras.layers.Dropout, keras.layers.Activation, keras.layers.Identity)

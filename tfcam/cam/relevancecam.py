@@ -20,8 +20,8 @@ from keras import ops
 
 from tfcam._maps import spatial_axes
 from tfcam.cam.base import weighted_sum
-from tfcam.method_base import Explainer
 from tfcam.lrp.methods import RelevanceWalker
+from tfcam.method_base import Explainer
 from tfcam.registry import register
 
 

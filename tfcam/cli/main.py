@@ -7,8 +7,7 @@ import argparse
 import sys
 
 from tfcam import __version__
-from tfcam.cli import (bench_command, explain_command, layers_command, methods_command,
-                       user_code)
+from tfcam.cli import bench_command, explain_command, layers_command, methods_command, user_code
 from tfcam.cli.errors import USER_ERRORS
 
 COMMANDS = {

@@ -33,7 +33,7 @@ the composite's dense/conv rules for them).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 

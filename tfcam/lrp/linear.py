@@ -20,7 +20,7 @@ the current weights are used (on JAX the compiled function maps variables to val
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 from keras import ops

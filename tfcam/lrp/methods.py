@@ -19,11 +19,11 @@ from keras import ops
 
 from tfcam._maps import channel_sum, minmax
 from tfcam.graph import Program
-from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.inputs import each
 from tfcam.lrp import composites
 from tfcam.lrp.start import check_start, seeds
 from tfcam.lrp.walk import Walk
+from tfcam.method_base import Explainer, InputSpaceMethod
 from tfcam.registry import register
 
 

@@ -30,8 +30,8 @@ vector-Jacobian product per term.
 | `Proportional()` | `R_i = x_i ⊙ vjp(op)(R / z)`: average pooling, Add, any linear op |
 | `GuidedReLU()` / `DeconvReLU()` | Guided Backprop / Deconvnet backward passes through ReLU |
 | `GatedProduct()` | `signal ⊙ gate` (squeeze-and-excitation, hard-swish): all to the signal, gates held constant |
-| `ConstantNormalizer(ε)` | LayerNormalization, GroupNormalization: ε-LRP with the standard deviation held constant (LN-rule) |
-| `ConstantAttention(ε)` | MultiHeadAttention: ε-LRP through the values with the attention weights held constant (AH-rule) |
+| `ConstantNormalizer(ε)` | LayerNormalization, GroupNormalization: ε-LRP, σ held constant (LN-rule) |
+| `ConstantAttention(ε)` | MultiHeadAttention: ε-LRP through the values, attention held constant (AH-rule) |
 
 `Epsilon`, `Zero` and `Proportional` also work on layers without a `LinearMap` (they use the
 layer's own computation, bias included), which makes them the one-line choice for a custom

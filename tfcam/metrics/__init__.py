@@ -65,20 +65,20 @@ arrays only. Then export the function below and test it in
 model (``tests/metrics/metrics_helpers.py``).
 """
 
+from tfcam.fill import gaussian_blur  # the blur of the "blur" fill (RISE's substrate)
+
 from ._forward import forward as compiled_forward
 from ._forward import predict
 from ._ground_truth import boxes_to_masks
 from ._ranks import spearman
-from tfcam.fill import gaussian_blur  # the blur of the "blur" fill (RISE's substrate)
-
+from .completeness import completeness
+from .complexity import complexity, sparseness
 from .deletion_insertion import (
     auc,
     deletion,
     deletion_insertion,
     insertion,
 )
-from .complexity import complexity, sparseness
-from .completeness import completeness
 from .faithfulness import average_drop, increase_in_confidence, win_percent
 from .infidelity import infidelity
 from .localization import (
@@ -97,6 +97,7 @@ from .randomize import randomize_layer, weighted_layers
 from .result import HIGHER_IS_BETTER, MetricResult, higher_is_better, register_direction
 from .road import noisy_linear_imputation, road
 from .sanity import randomization_test, summarize_randomization
+from .sensitivity import max_sensitivity
 from .shattering import (
     gradcam_weights,
     lag1_autocorrelation,
@@ -104,7 +105,6 @@ from .shattering import (
     sign_coherence,
     sign_coherence_noise_floor,
 )
-from .sensitivity import max_sensitivity
 from .similarity import similarities
 
 __all__ = [

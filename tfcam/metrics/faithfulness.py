@@ -13,7 +13,6 @@ from __future__ import annotations
 import numpy as np
 
 from tfcam.fill import blend, fill_values
-
 from tfcam.renamed import renamed
 
 from ._inputs import as_images, as_unit_maps

@@ -8,10 +8,10 @@ import keras
 import numpy as np
 import pandas as pd
 
-from ._inputs import as_images, as_maps
-from ._scoring import top1_classes
 from tfcam.renamed import renamed
 
+from ._inputs import as_images, as_maps
+from ._scoring import top1_classes
 from .randomize import randomize_layer, weighted_layers
 from .result import MetricResult, register_direction, tidy_rows
 from .similarity import SIMILARITIES, similarities
@@ -34,12 +34,12 @@ def _clone(model, weights) -> keras.Model:
 
 
 def _layer_index(layers: list, key) -> int:
-    for i, l in enumerate(layers):
-        if l is key or l.name == key or getattr(key, "name", None) == l.name:
+    for i, layer in enumerate(layers):
+        if layer is key or layer.name == key or getattr(key, "name", None) == layer.name:
             return i
     raise ValueError(
         f"layer {getattr(key, 'name', key)!r} is not a layer with weights of the model; "
-        f"available: {[l.name for l in layers]}."
+        f"available: {[layer.name for layer in layers]}."
     )
 
 

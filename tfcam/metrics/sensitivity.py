@@ -17,8 +17,8 @@ import numpy as np
 from tfcam import targets as tfcam_targets
 
 from ._attributions import positive_int
-from ._inputs import as_images
 from ._forward import predict
+from ._inputs import as_images
 from .result import MetricResult, register_direction
 
 # directions (tfcam.metrics.HIGHER_IS_BETTER)

@@ -31,7 +31,8 @@ TESTS = Path(__file__).resolve().parent
 # TensorFlow; on JAX only these, which run the benchmark's JAX path (the app end to end,
 # the speed task's precision copies, subclassed models) -- and every one of them with
 # TFCAM_TESTS_ALL_BACKENDS=1.
-BENCHMARK_TESTS_ON_JAX = ("test_end_to_end.py", "test_speed.py", "test_subclassed_model.py")
+BENCHMARK_TESTS_ON_JAX = ("test_end_to_end.py", "test_speed.py", "test_subclassed_model.py",
+                         "test_metrics_speed.py")
 
 
 def pytest_report_header(config):

@@ -1,7 +1,8 @@
-"""The maps that localization, faithfulness and agreement share: every method × layer ×
-batch of images is explained once (a shared input of the driver), then each task records
-its own unit. tfcam methods are explained first, so tf-keras-vis maps can be compared with
-them."""
+"""The maps that localization, faithfulness, agreement, complexity and robustness share:
+every method × layer × batch of images is explained once (a shared input of the driver),
+then each task records its own unit. tfcam methods are explained first, so tf-keras-vis maps
+can be compared with them. A tfcam method's input-space attributions (``Explanation.
+attributions``: saliency, Integrated Gradients, LRP ...) travel with its maps."""
 from __future__ import annotations
 
 import time
@@ -12,8 +13,12 @@ import numpy as np
 from .driver import Unit
 
 FAMILY = "maps"
-MAP_TASKS = ("localization", "faithfulness")   # the tasks whose plans make the maps plan
-MEMBERS = ("localization", "faithfulness", "agreement")
+# the tasks whose plans make the maps plan
+MAP_TASKS = ("localization", "faithfulness", "complexity", "robustness")
+# tasks that score only the first ``n_images`` of the maps' images (they cost model passes
+# per image): their n_images does not narrow the images the other map tasks score
+SUBSET_TASKS = ("robustness",)
+MEMBERS = ("localization", "faithfulness", "agreement", "complexity", "robustness")
 LIB_RANK = {"tfcam": 0, "baseline": 1}
 
 
@@ -25,6 +30,7 @@ class Maps:
     seconds: float
     idx: np.ndarray
     taken: bool = False
+    attributions: np.ndarray | None = None   # (n, H, W, C) where the method has them
 
     def take_seconds(self):
         if self.taken:
@@ -38,9 +44,10 @@ def _active(run) -> list:
 
 
 def index(run) -> np.ndarray:
-    """The images the map tasks run on: the fewest any of them asks for (``n_images``)."""
+    """The images the map tasks run on: the fewest any of them asks for (``n_images``; the
+    `SUBSET_TASKS` take the first of these, and a task without the setting takes all)."""
     n = len(run.data)
-    sizes = [run.settings(t).n_images for t in _active(run)]
+    sizes = [getattr(run.settings(t), "n_images", None) for t in _active(run) if t not in SUBSET_TASKS]
     return np.arange(min([int(s) for s in sizes if s] + [n]))
 
 
@@ -71,7 +78,17 @@ def provide(run, k: tuple) -> Maps:
     maps = run.explain(method_cfg, layer, idx)
     seconds = time.perf_counter() - start
     run.save_figure_maps(method_cfg, choice, idx, maps)
-    return Maps(maps, seconds, idx)
+    return Maps(maps, seconds, idx, attributions=attributions(run.explainer(method_cfg, layer), maps.shape))
+
+
+def attributions(explainer, maps_shape) -> np.ndarray | None:
+    """The input-space attributions (n, H, W, C) of the explainer's last call (a tfcam method's
+    ``Explanation.attributions``), or None: CAMs, tf-keras-vis, reference maps, several inputs."""
+    value = getattr(getattr(explainer, "last", None), "attributions", None)
+    if value is None or isinstance(value, list):
+        return None
+    value = np.asarray(value, np.float32)
+    return value if value.ndim == 4 and value.shape[:3] == tuple(maps_shape) else None
 
 
 def units(run, task: str, wanted, rank: int) -> list:

@@ -29,10 +29,11 @@ TESTS = Path(__file__).resolve().parent
 # backend: `benchmarks` imports neither TensorFlow nor JAX (tests/test_architecture.py) and
 # reaches the backend only through tfcam, whose own tests run on both. Its tests run on
 # TensorFlow; on JAX only these, which run the benchmark's JAX path (the app end to end,
-# the speed task's precision copies, subclassed models) -- and every one of them with
+# the speed task's precision copies, subclassed models, the metrics' speed and the robustness
+# task's known answers, which run tfcam's metrics through the explainers) -- and every one of them with
 # TFCAM_TESTS_ALL_BACKENDS=1.
 BENCHMARK_TESTS_ON_JAX = ("test_end_to_end.py", "test_speed.py", "test_subclassed_model.py",
-                         "test_metrics_speed.py")
+                         "test_metrics_speed.py", "test_robustness_task.py")
 
 
 def pytest_report_header(config):

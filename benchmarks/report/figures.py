@@ -1,7 +1,8 @@
 """PNG figures of a run (matplotlib, drawn without pyplot): heatmap grids (per model and
 image: the image, then one panel per method @ layer choice, a "failed" mark where a method's
-maps failed), a metric by layer choice, deletion / insertion curves, Loc(δ) over δ,
-sanity-check similarity curves and shattered-gradient statistics (one row per model). A
+maps failed), a metric by layer choice, deletion / insertion and ROAD curves, Loc(δ) over δ,
+sanity-check similarity curves, shattered-gradient statistics (one row per model) and the
+metrics' rank stability under resampling of the images. A
 method has one colour in every figure (`method_colour`) and one place in every legend
 (`method_key`); a figure with several panels has one legend of every method it draws.
 
@@ -48,37 +49,96 @@ def heatmap_grids(folder: Path, map_dirs=None, max_methods: int = 14, results: p
 
 
 # ---------------------------------------------------------------- curves
-def make_deletion_insertion_curves(curves: pd.DataFrame) -> list:
-    """[(file name, Figure)]: per model, deletion and insertion (columns) per layer choice
-    (rows), the input-space methods in every row; one legend per row."""
+def _curve_figures(curves: pd.DataFrame, kinds: tuple, prefix: str, xlabel: str) -> list:
+    """[(``<prefix>_<model>.png``, Figure)]: per model, one column per curve kind, one row per
+    layer choice, the input-space methods in every row; one legend per row."""
     out = []
+    curves = curves[curves.curve.isin(kinds)] if not curves.empty else curves
     if curves.empty:
         return out
     for model, cm in curves.groupby("model"):
         choices = sorted(set(cm.layer_choice) - {"input"}, key=layer_key) or ["input"]
-        fig = new_figure(10, 3.2 * len(choices))
-        axes = fig.subplots(len(choices), 2, squeeze=False)
+        fig = new_figure(5 * len(kinds), 3.2 * len(choices))
+        axes = fig.subplots(len(choices), len(kinds), squeeze=False)
         for r, choice in enumerate(choices):
             sel = cm[cm.layer_choice.isin([choice, "input"])]
-            for c, kind in enumerate(("deletion", "insertion")):
+            for c, kind in enumerate(kinds):
                 ax = axes[r, c]
                 for method, g in sorted(sel[sel.curve == kind].groupby("method"), key=lambda x: method_key(x[0])):
                     mean = g.groupby("fraction").value.mean()
                     ax.plot(mean.index, mean.values, method_style(method, g.library.iloc[0]), label=method, lw=1.2,
                             color=method_colour(method))
                 ax.set_title(f"{model} {kind} @ {choice}", fontsize=9)
-                ax.set_xlabel("fraction of pixels")
+                ax.set_xlabel(xlabel)
                 ax.set_ylabel("p(class)")
                 ax.grid(alpha=0.3)
-            if axes[r, 1].get_legend_handles_labels()[0]:
-                axes[r, 1].legend(fontsize=LABEL_FONTSIZE, ncol=2)
+            if axes[r, -1].get_legend_handles_labels()[0]:
+                axes[r, -1].legend(fontsize=LABEL_FONTSIZE, ncol=2)
         fig.tight_layout()
-        out.append((f"deletion_insertion_{model}.png", fig))
+        out.append((f"{prefix}_{model}.png", fig))
     return out
+
+
+def make_deletion_insertion_curves(curves: pd.DataFrame) -> list:
+    """[(file name, Figure)]: per model, deletion and insertion (columns) per layer choice
+    (rows), the input-space methods in every row; one legend per row."""
+    return _curve_figures(curves, ("deletion", "insertion"), "deletion_insertion", "fraction of pixels")
 
 
 def deletion_insertion_curves(folder: Path, curves: pd.DataFrame) -> list:
     return _save_all(folder, make_deletion_insertion_curves(curves))
+
+
+def make_road_curves(curves: pd.DataFrame) -> list:
+    """[(file name, Figure)]: per model, ROAD's MoRF and LeRF curves (Rong et al. 2022) as
+    deletion's and insertion's: the class probability against the share of pixels removed."""
+    return _curve_figures(curves, ("road_morf", "road_lerf"), "road", "fraction of pixels removed (imputed)")
+
+
+def road_curves(folder: Path, curves: pd.DataFrame) -> list:
+    return _save_all(folder, make_road_curves(curves))
+
+
+def make_rank_stability_plot(results: pd.DataFrame):
+    """Rank stability (`benchmarks.report.rank_stability`): one panel per model, one bar per
+    metric, the mean split-half Kendall τ over its layer choices (the whisker: down to the least
+    stable layer choice), a dot for the share of splits whose halves agree on the top method.
+    None without a metric to rank."""
+    from ..report import rank_stability as stability
+    table = stability.per_metric(stability.rank_stability(results))
+    if table.empty:
+        return None
+    models = list(dict.fromkeys(table.model))
+    height = max(2.6, 0.28 * table.groupby("model").size().max() + 1.2)
+    fig = new_figure(6.2 * len(models), height)
+    axes = fig.subplots(1, len(models), squeeze=False)[0]
+    for ax, model in zip(axes, models):
+        g = table[table.model == model].iloc[::-1]
+        y = range(len(g))
+        tau = g.tau.fillna(0.0).to_numpy(float)
+        low = (tau - g.tau_min.fillna(0.0).to_numpy(float)).clip(min=0)
+        colours = ["#2ca02c" if t >= 0.8 else "#ff7f0e" if t >= 0.5 else "#d62728" for t in tau]
+        ax.barh(list(y), tau, xerr=[low, [0] * len(g)], color=colours, alpha=0.8, capsize=2, label="mean τ")
+        ax.plot(g.top_kept.to_numpy(float), list(y), "kD", ms=3.5, label="top kept")
+        ax.set_yticks(list(y))
+        ax.set_yticklabels([f"{t}: {m}" for t, m in zip(g.task, g.metric)], fontsize=LABEL_FONTSIZE)
+        ax.set_xlim(-0.2, 1.05)
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_xlabel("Kendall τ between the halves' rankings / share", fontsize=LABEL_FONTSIZE)
+        ax.set_title(f"{model}: rank stability ({int(g.units.max())} units)", fontsize=9)
+        ax.tick_params(axis="x", labelsize=LABEL_FONTSIZE)
+        ax.grid(alpha=0.3, axis="x")
+    fig.suptitle(f"How stable is each metric's ranking of the methods under resampling of the images? "
+                 f"({stability.N_SPLITS} random splits into halves; bar: mean τ, whisker: least stable layer, "
+                 f"dot: top kept)", fontsize=9)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    axes[-1].legend(fontsize=LABEL_FONTSIZE, loc="lower right")
+    return fig
+
+
+def rank_stability_plot(folder: Path, results: pd.DataFrame) -> list:
+    fig = make_rank_stability_plot(results)
+    return [] if fig is None else _save_all(folder, [("rank_stability.png", fig)])
 
 
 def make_sanity_curves(results: pd.DataFrame) -> list:
@@ -277,8 +337,10 @@ def all_figures(folder, results, curves, cfg=None, log=print, map_dirs=None) -> 
                lambda: grid_by_layer(folder, results),
                lambda: loc_delta_curve(folder, results),
                lambda: deletion_insertion_curves(folder, curves),
+               lambda: road_curves(folder, curves),
                lambda: sanity_curves(folder, results),
-               lambda: shattering_plot(folder, results)):
+               lambda: shattering_plot(folder, results),
+               lambda: rank_stability_plot(folder, results)):
         try:
             out += fn()
         except Exception as e:  # one broken figure must not stop the others

@@ -168,7 +168,8 @@ def shattering_findings(results: pd.DataFrame) -> list:
     for model, sm in shat.groupby("model", sort=False):
         order = list(dict.fromkeys(sm.layer))
         means = sm.groupby(["metric", "layer"]).value.mean()
-        def at(metric, layer):
+
+        def at(metric, layer, means=means):
             return means.get((metric, layer), np.nan)
         g = [at("spearman_gradcam_ablation", ln) for ln in order]
         r = [at("spearman_relevancecam_ablation", ln) for ln in order]
@@ -204,10 +205,20 @@ def sanity_findings(results: pd.DataFrame) -> list:
     return out
 
 
-# When a faithfulness metric cannot tell the methods apart (per model × metric; see
-# `separability_findings`): per-image differences at most this large count as ties (percentage
-# points for Average Drop and Increase in Confidence, AUC units for deletion and insertion) ...
-SEPARATION_TOLERANCE = {"average_drop": 5.0, "increase_in_confidence": 5.0, "deletion": 0.05, "insertion": 0.05}
+# When a metric cannot tell the methods apart (per model × metric; see `separability_findings`):
+# per-image differences at most this large count as ties (percentage points for Average Drop
+# and Increase in Confidence, AUC or probability units for deletion, insertion and ROAD,
+# relative change for max-sensitivity, Gini for sparseness, nats for complexity; 0 for
+# infidelity, whose unit, the logit², depends on the model: only the within-noise check) ...
+SEPARATION_TOLERANCE = {"average_drop": 5.0, "increase_in_confidence": 5.0, "deletion": 0.05, "insertion": 0.05,
+                        "road_morf": 0.05, "road_lerf": 0.05, "infidelity": 0.0, "max_sensitivity": 0.05,
+                        "sparseness": 0.02, "complexity": 0.05}
+# ... the tasks and metrics it reads, in the findings' order (infidelity per perturbation) ...
+SEPARABILITY_METRICS = {
+    "faithfulness": [*TASK_METRICS["faithfulness"], "road_morf", "road_lerf"],
+    "robustness": ["infidelity", "max_sensitivity"],
+    "complexity": ["sparseness", "complexity"],
+}
 # ... a metric on which fewer than this share of the images separate the methods is saturated ...
 MIN_SEPARATING_SHARE = 0.5
 # ... and so is a percentage metric (Average Drop, Increase in Confidence) with at least
@@ -215,6 +226,13 @@ MIN_SEPARATING_SHARE = 0.5
 ALL_OR_NOTHING = 1.0
 ALL_OR_NOTHING_SHARE = 0.75
 PERCENT_METRICS = ("average_drop", "increase_in_confidence")
+# Why an image-blind map can rank well on a metric by construction (said after the Gaussian's rank)
+BLIND_MAP_NOTE = {
+    "max_sensitivity": " (a map that ignores the image does not move when the image does: max-sensitivity "
+                       "is 0 for it by construction; read it beside faithfulness)",
+    "sparseness": " (sparseness reads the map's shape, not where it lies)",
+    "complexity": " (complexity reads the map's shape, not where it lies)",
+}
 
 
 def _row_name(key: tuple) -> str:
@@ -239,10 +257,17 @@ def _why_all_or_nothing(results: pd.DataFrame, model: str) -> str:
             "gains it")
 
 
+def _variants(g: pd.DataFrame) -> list:
+    """[(label, rows)]: a metric's rows, split by perturbation where it has several (infidelity)."""
+    variant = g.perturbation.fillna("").astype(str) if "perturbation" in g else pd.Series("", index=g.index)
+    return [(f"{g.metric.iloc[0]} ({v})" if v else g.metric.iloc[0], g[variant == v])
+            for v in dict.fromkeys(variant)]
+
+
 def separability_findings(results: pd.DataFrame) -> list:
-    """Per model × faithfulness metric, whether the metric can tell the methods apart, so that a
-    column of near-equal means is not read as a ranking. Over the images every method × layer
-    row was scored on:
+    """Per model × metric of `SEPARABILITY_METRICS` (faithfulness, ROAD, robustness,
+    complexity), whether the metric can tell the methods apart, so that a column of near-equal
+    means is not read as a ranking. Over the images every method × layer row was scored on:
 
     1. **Saturated**: an image separates the methods when their values on it span more than
        `SEPARATION_TOLERANCE`; if fewer than `MIN_SEPARATING_SHARE` of the images do, the metric
@@ -261,75 +286,114 @@ def separability_findings(results: pd.DataFrame) -> list:
     the line says where the Gaussian ranks. Metrics that pass both checks, with the Gaussian in
     the worse half, get no line."""
     out = []
-    faith = results[(results.task == "faithfulness") & (results.metric != "error") & results.value.notna()]
-    for model in dict.fromkeys(faith.model):
-        fm = faith[faith.model == model]
-        for metric in TASK_METRICS["faithfulness"]:
-            if metric not in SEPARATION_TOLERANCE:
-                continue
-            g = fm[fm.metric == metric]
-            g = g.assign(unit=unit_ids(g))   # the independent unit (an image; a grid's explained photo)
-            wide = g.pivot_table(index=["unit", "image"], columns=["method", "library", "layer_choice"],
-                                 values="value", aggfunc="first").dropna()
-            if wide.shape[1] < 3 or len(wide) == 0:
-                continue
-            higher = higher_is_better(metric)
-            means = wide.mean()
-            ranks = means.rank(ascending=not higher, method="min")
-            best = means.idxmax() if higher else means.idxmin()
-            n, rows = len(wide), wide.shape[1]
-            name = metric
-            tol = SEPARATION_TOLERANCE[metric]
-            spread = wide.max(axis=1) - wide.min(axis=1)
-            separating = int((spread > tol).sum())
-            gauss = [k for k in wide.columns if k[0] == "gaussian"]
-            gauss_rank = int(ranks[gauss[0]]) if gauss else None
-            gauss_good = gauss_rank is not None and gauss_rank <= rows / 2
-            shared = gauss_rank is not None and int((ranks == gauss_rank).sum()) > 1
-            gauss_text = (f" The centred Gaussian, which ignores the image, ranks {gauss_rank} of {rows} on it"
-                          + (" (tied)." if shared else " (first)." if gauss_rank == 1 else ".")) if gauss_good else ""
-            head = f"**{model}**, {name}: "
-            values = wide.to_numpy(float)
-            extreme = float(np.mean((values <= ALL_OR_NOTHING) | (values >= 100 - ALL_OR_NOTHING)))
-            saturated = metric in PERCENT_METRICS and extreme >= ALL_OR_NOTHING_SHARE
-            if separating < MIN_SEPARATING_SHARE * n or saturated:
-                text = (head + f"this metric **cannot separate the methods**: on {n - separating} of {n} images all "
-                        f"{rows} method × layer rows score within {tol:g} of each other (means "
-                        f"{means.min():.3g}–{means.max():.3g}).")
-                if metric in PERCENT_METRICS:
-                    text += (f" {100 * extreme:.0f}% of its per-image values are all-or-nothing (within "
-                             f"{ALL_OR_NOTHING:g} of 0 or 100): masking either destroys the class's confidence or "
-                             f"leaves it whole, whatever the map, {_why_all_or_nothing(results, model)}; "
-                             "a difference of means counts images, not degrees.")
-                out.append(text + gauss_text + " Its column is no ranking of the methods.")
-                continue
-            tied, ses, tests = [], [], []
-            noun = unit_noun(g[g.image.isin(wide.index.get_level_values("image"))].drop_duplicates("image"))
-            for key in wide.columns:
-                if key == best:
+    scored = results[(results.metric != "error") & results.value.notna()]
+    for task, metrics in SEPARABILITY_METRICS.items():
+        rows = scored[scored.task == task]
+        for model in dict.fromkeys(rows.model):
+            fm = rows[rows.model == model]
+            for metric in metrics:
+                if metric not in SEPARATION_TOLERANCE or not (fm.metric == metric).any():
                     continue
-                r = paired(wide[key], wide[best], unit=noun)
-                tests.append(r)
-                if not significant_result(r):
-                    tied.append(key)
-                    # over the units: one mean difference per unit
-                    ses.append(float(r.unit_diffs.std() / np.sqrt(r.n)) if r.n > 1 else np.nan)
-            if 2 * len(tied) > rows - 1:
-                close = means[[best, *tied]]
-                out.append(head + f"this metric **cannot separate** {len(tied)} of the other {rows - 1} method × "
-                           f"layer rows from the best, {_row_name(best)} ({means[best]:.3g}; paired Wilcoxon "
-                           f"p ≥ 0.05 or too few {noun}): their means span {close.min():.3g}–{close.max():.3g} "
-                           f"while the median standard error of a paired difference with the best is "
-                           f"{np.nanmedian(ses):.2g} ({n_text(tests[0])}). Their order in the column is noise."
-                           + gauss_text)
-            elif gauss_good:
-                out.append(head + gauss_text.strip() + " The metric rewards something other than a map of "
-                           "the object here.")
+                for name, g in _variants(fm[fm.metric == metric]):
+                    line = _separability(results, model, metric, name, g)
+                    if line:
+                        out.append(line)
     return out
 
 
-FINDINGS = (localization_findings, grid_findings, separability_findings, agreement_findings, view_findings,
-            error_findings, shattering_findings, sanity_findings)
+def _separability(results: pd.DataFrame, model: str, metric: str, name: str, g: pd.DataFrame) -> str | None:
+    """`separability_findings`' line for one model × metric (``name``: with its variant)."""
+    g = g.assign(unit=unit_ids(g))   # the independent unit (an image; a grid's explained photo)
+    wide = g.pivot_table(index=["unit", "image"], columns=["method", "library", "layer_choice"],
+                         values="value", aggfunc="first").dropna()
+    if wide.shape[1] < 3 or len(wide) == 0:
+        return None
+    higher = higher_is_better(metric)
+    means = wide.mean()
+    ranks = means.rank(ascending=not higher, method="min")
+    best = means.idxmax() if higher else means.idxmin()
+    n, rows = len(wide), wide.shape[1]
+    tol = SEPARATION_TOLERANCE[metric]
+    spread = wide.max(axis=1) - wide.min(axis=1)
+    separating = int((spread > tol).sum())
+    gauss = [k for k in wide.columns if k[0] == "gaussian"]
+    gauss_rank = int(ranks[gauss[0]]) if gauss else None
+    gauss_good = gauss_rank is not None and gauss_rank <= rows / 2
+    shared = gauss_rank is not None and int((ranks == gauss_rank).sum()) > 1
+    gauss_text = (f" The centred Gaussian, which ignores the image, ranks {gauss_rank} of {rows} on it"
+                  + (" (tied)" if shared else " (first)" if gauss_rank == 1 else "")
+                  + BLIND_MAP_NOTE.get(metric, "") + ".") if gauss_good else ""
+    head = f"**{model}**, {name}: "
+    values = wide.to_numpy(float)
+    extreme = float(np.mean((values <= ALL_OR_NOTHING) | (values >= 100 - ALL_OR_NOTHING)))
+    saturated = metric in PERCENT_METRICS and extreme >= ALL_OR_NOTHING_SHARE
+    if separating < MIN_SEPARATING_SHARE * n or saturated:
+        text = (head + f"this metric **cannot separate the methods**: on {n - separating} of {n} images all "
+                f"{rows} method × layer rows score within {tol:g} of each other (means "
+                f"{means.min():.3g}–{means.max():.3g}).")
+        if metric in PERCENT_METRICS:
+            text += (f" {100 * extreme:.0f}% of its per-image values are all-or-nothing (within "
+                     f"{ALL_OR_NOTHING:g} of 0 or 100): masking either destroys the class's confidence or "
+                     f"leaves it whole, whatever the map, {_why_all_or_nothing(results, model)}; "
+                     "a difference of means counts images, not degrees.")
+        return text + gauss_text + " Its column is no ranking of the methods."
+    tied, ses, tests = [], [], []
+    noun = unit_noun(g[g.image.isin(wide.index.get_level_values("image"))].drop_duplicates("image"))
+    for key in wide.columns:
+        if key == best:
+            continue
+        r = paired(wide[key], wide[best], unit=noun)
+        tests.append(r)
+        if not significant_result(r):
+            tied.append(key)
+            # over the units: one mean difference per unit
+            ses.append(float(r.unit_diffs.std() / np.sqrt(r.n)) if r.n > 1 else np.nan)
+    if 2 * len(tied) > rows - 1:
+        close = means[[best, *tied]]
+        return (head + f"this metric **cannot separate** {len(tied)} of the other {rows - 1} method × "
+                f"layer rows from the best, {_row_name(best)} ({means[best]:.3g}; paired Wilcoxon "
+                f"p ≥ 0.05 or too few {noun}): their means span {close.min():.3g}–{close.max():.3g} "
+                f"while the median standard error of a paired difference with the best is "
+                f"{np.nanmedian(ses):.2g} ({n_text(tests[0])}). Their order in the column is noise."
+                + gauss_text)
+    if gauss_good:
+        return head + gauss_text.strip() + " The metric rewards something other than a map of the object here."
+    return None
+
+
+# A metric's ranking of the methods is trusted on the data when its split-half τ is at least
+# STABLE_TAU, and not when it is below UNSTABLE_TAU (`benchmarks.report.rank_stability`).
+STABLE_TAU = 0.8
+UNSTABLE_TAU = 0.5
+
+
+def rank_stability_findings(results: pd.DataFrame) -> list:
+    """Per model: which metrics rank the methods stably under resampling of the images (mean
+    split-half Kendall τ ≥ `STABLE_TAU`) and which do not (< `UNSTABLE_TAU`)."""
+    from ..report import rank_stability as stability
+    table = stability.per_metric(stability.rank_stability(results))
+    out = []
+    for model, g in (table.groupby("model", sort=False) if not table.empty else ()):
+        g = g.sort_values("tau", ascending=False)
+        label = lambda r: f"{r.metric} (τ={r.tau:.2f}, top kept {100 * r.top_kept:.0f}%)".replace("τ=-0.00", "τ=0.00")
+        stable = [label(r) for r in g.itertuples() if r.tau >= STABLE_TAU]
+        unstable = [label(r) for r in g.itertuples() if r.tau < UNSTABLE_TAU]
+        ties = [r.metric for r in g.itertuples() if not np.isfinite(r.tau)]
+        text = (f"Rank stability on **{model}** ({stability.N_SPLITS} random splits of up to "
+                f"{int(g.units.max())} independent units into halves): ")
+        text += (f"stable rankings (mean Kendall τ ≥ {STABLE_TAU:.1f}): " + "; ".join(stable) if stable else
+                 f"no metric ranks the methods stably (mean Kendall τ ≥ {STABLE_TAU:.1f})")
+        if unstable:
+            text += (f". Their ranking of these methods **cannot be trusted** on this data (τ < {UNSTABLE_TAU:.1f}): "
+                     + "; ".join(unstable))
+        if ties:
+            text += f". Every method ties on: {', '.join(ties)}"
+        out.append(text + ".")
+    return out
+
+
+FINDINGS = (localization_findings, grid_findings, separability_findings, rank_stability_findings,
+            agreement_findings, view_findings, error_findings, shattering_findings, sanity_findings)
 
 
 def findings(results: pd.DataFrame) -> list:

@@ -5,10 +5,22 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..report import rank_stability as stability
 from ..report import speed as speed_section
 from ..report import zoo as zoo_section
-from ..report.common import TASK_METRICS, at_paper_deltas, deltas, md_table, paper_metrics, sort_key
+from ..report.common import (
+    TASK_METRICS,
+    at_paper_deltas,
+    deltas,
+    higher_is_better,
+    md_table,
+    paper_metrics,
+    sort_key,
+)
 from ..report.stats import WIN_REFERENCE, metric_table, win_percent
+
+# ROAD's columns in the faithfulness table, beside deletion and insertion, when a run has them
+ROAD_METRICS = ["road_morf", "road_lerf"]
 
 
 def models(results: pd.DataFrame) -> list:
@@ -17,11 +29,13 @@ def models(results: pd.DataFrame) -> list:
         return []
     rows = []
     for name, g in models.groupby("model", sort=False):
-        get = lambda m: g[g.metric == m].value.iloc[0] if (g.metric == m).any() else np.nan
+        def get(m, g=g):
+            return g[g.metric == m].value.iloc[0] if (g.metric == m).any() else np.nan
         skipped = g[g.metric == "not_accurate_enough"]
         rows.append({"model": name, "weights": g.weights.iloc[0],
                      "val accuracy": f"{get('val_accuracy'):.3f}" if np.isfinite(get("val_accuracy")) else "–",
-                     "accuracy on these images (single-class)": f"{get('eval_accuracy'):.3f}" if np.isfinite(get("eval_accuracy")) else "–",
+                     "accuracy on these images (single-class)": (f"{get('eval_accuracy'):.3f}"
+                                                                 if np.isfinite(get("eval_accuracy")) else "–"),
                      "status": (f"NOT ACCURATE ENOUGH: {skipped.error.iloc[0]} ({skipped.on_inaccurate.iloc[0]})"
                                 if len(skipped) else "explained")})
     return ["## Models\n", md_table(pd.DataFrame(rows))]
@@ -72,7 +86,16 @@ def grid_pointing(results: pd.DataFrame) -> list:
 
 
 def faithfulness(results: pd.DataFrame) -> list:
-    parts = _metric_section(results, "faithfulness")
+    faith = results[results.task == "faithfulness"]
+    road = [m for m in ROAD_METRICS if (faith.metric == m).any()]
+    table = metric_table(results, "faithfulness", TASK_METRICS["faithfulness"] + road)
+    parts = [] if table.empty else ["## Faithfulness (mean ± std over images)\n", md_table(table)]
+    if parts and road:
+        n = faith[faith.metric == road[0]].groupby(["model", "method", "layer_choice"]).image.nunique().max()
+        parts.append(f"ROAD (Rong et al., 2022): the explained class's probability, averaged over the shares of "
+                     f"pixels removed (most relevant first: MoRF, lower is better; least relevant first: LeRF, "
+                     f"higher is better), the removed pixels filled by noisy linear imputation; on the first "
+                     f"{n} images (`road_n_images`; `n` counts Average Drop's). Figure: `road_<model>.png`.\n")
     if parts and not win_percent(results).empty:
         parts.append(f"Win % (Chattopadhyay et al., 2018): share of images on which the method's Average Drop is "
                      f"lower than that of tfcam's {WIN_REFERENCE} on the same model at the same layer choice (at "
@@ -84,11 +107,87 @@ def faithfulness(results: pd.DataFrame) -> list:
     return parts
 
 
+def _fmt(values: np.ndarray) -> str:
+    """mean ± std with 3 significant digits (infidelity's logit² spans decades)."""
+    return f"{values.mean():.3g} ± {values.std():.2g}" if len(values) else "–"
+
+
+def robustness(results: pd.DataFrame) -> list:
+    """Infidelity per perturbation, max-sensitivity and completeness: mean ± std over images."""
+    rob = results[results.task == "robustness"]
+    if rob.empty:
+        return []
+    variant = rob.perturbation.fillna("").astype(str) if "perturbation" in rob else pd.Series("", index=rob.index)
+    rob = rob.assign(variant=variant)
+    ok = rob[rob.metric != "error"]
+    columns = [(f"infidelity ({p}) {'↑' if higher_is_better('infidelity') else '↓'}", "infidelity", p)
+               for p in sorted(set(ok.variant[ok.metric == "infidelity"]))]
+    columns += [(f"{m} {'↑' if higher_is_better(m) else '↓'}", m, "") for m in ("max_sensitivity", "completeness")
+                if (ok.metric == m).any()]
+    keys = ["model", "method", "library", "layer_choice"]
+    out = []
+    for key, g in rob.groupby(keys, sort=False):
+        good = g[g.metric != "error"]
+        row = dict(zip(keys, key))
+        # Φ of infidelity and max-sensitivity (completeness always reads the attributions)
+        phis = good[good.metric != "completeness"].phi if "phi" in good else pd.Series(dtype=str)
+        row["Φ"] = ", ".join(sorted(set(phis.fillna("").astype(str)) - {""}))
+        for title, metric, p in columns:
+            row[title] = _fmt(good[(good.metric == metric) & (good.variant == p)].value.dropna().to_numpy(float))
+        row["n"] = int(good.image.nunique())
+        errors = g[g.metric == "error"]
+        row["note"] = f"failed: {errors.error.iloc[0]}" if len(errors) else ""
+        out.append(row)
+    return ["## Robustness (mean ± std over images)\n",
+            "Infidelity (Yeh et al., 2019): the mean squared error between Φ summed under each perturbation and "
+            "the change of the explained class's logit it makes, with Yeh's optimal scale of Φ (so [0, 1] maps "
+            "and raw attributions compare), in logit²; per perturbation (square: a square removed to the "
+            "masking fill; gaussian: noise on every value). Max-sensitivity: the largest relative change of the "
+            "map over small random moves of the input (an image-blind map, such as the centred Gaussian, scores "
+            "0 by construction). Completeness: |Σ attributions − (f(x) − f(baseline))| / |f(x) − f(baseline)| "
+            "for the methods with input-space attributions. Φ: the maps, or the method's attributions "
+            "(`metrics.robustness.phi`).\n", md_table(sort_key(pd.DataFrame(out)))]
+
+
+def complexity(results: pd.DataFrame) -> list:
+    table = metric_table(results, "complexity", ["sparseness", "complexity"])
+    if table.empty:
+        return []
+    return ["## Complexity of the maps (mean ± std over images)\n",
+            "Sparseness: the Gini index of the map (Chalasani et al., 2020; 0 uniform, 1 one pixel); complexity: "
+            "the entropy of the map as a distribution over pixels, in nats (Bhatt et al., 2020; log(H·W) "
+            "uniform). Both ignore whether the map is on the object: read them beside localization.\n",
+            md_table(table)]
+
+
+def rank_stability(results: pd.DataFrame) -> list:
+    """How stable each metric's ranking of the methods is when the images are resampled."""
+    table = stability.per_metric(stability.rank_stability(results))
+    if table.empty:
+        return []
+    for c in ("tau", "tau_min"):
+        table[c] = table[c].map(lambda v: f"{v:.2f}".replace("-0.00", "0.00") if np.isfinite(v) else "– (all tie)")
+    table["top_kept"] = table["top_kept"].map(lambda v: f"{100 * v:.0f}%")
+    table = table.rename(columns={"tau": "mean τ", "tau_min": "lowest τ", "top_kept": "top kept"})
+    return [f"## Rank stability of the metrics (split-half resampling of the images, B={stability.N_SPLITS})\n",
+            "As MetaQuantus (Hedström et al., 2023) asks: is a metric's ranking of the methods a property of the "
+            "methods or of the images it happened to be computed on? Per model × layer choice, the methods "
+            "(input-space and reference maps beside each layer's) are ranked by their mean over the independent "
+            f"units (`source`) of each half of a random split of the units, {stability.N_SPLITS} splits (seeded). "
+            "`mean τ`: the mean Kendall τ between the two halves' rankings, averaged over the layer choices (1: "
+            "the order never changes; 0: it is noise); `lowest τ`: the least stable layer choice's; `top kept`: "
+            "the share of splits whose halves agree on the best method (1/methods by chance). Each half holds "
+            "half the units: the τ is that of a ranking from half the images, a conservative estimate. Metrics "
+            f"with fewer than {stability.MIN_METHODS} methods or {stability.MIN_UNITS} units are not ranked. "
+            "Figure: `rank_stability.png`.\n", md_table(table)]
+
+
 def agreement(results: pd.DataFrame) -> list:
     agree = results[(results.task == "agreement") & (results.metric == "spearman_vs_tfcam")]
     if agree.empty:
         return []
-    t = agree.groupby(["model", "method", "counterpart", "layer_choice"]).value.agg(["mean", "std", "median", "count"]).reset_index()
+    t = (agree.groupby(["model", "method", "counterpart", "layer_choice"]).value
+         .agg(["mean", "std", "median", "count"]).reset_index())
     t = t.rename(columns={"counterpart": "tfcam counterpart", "count": "n"})
     for c in ("mean", "std", "median"):
         t[c] = t[c].map(lambda v: f"{v:.3f}")
@@ -129,6 +228,7 @@ def speed(results: pd.DataFrame) -> list:
 
 
 SECTIONS = {"localization": localization, "grid_pointing": grid_pointing, "faithfulness": faithfulness,
+            "robustness": robustness, "complexity": complexity, "rank_stability": rank_stability,
             "agreement": agreement,
             "sanity": sanity, "shattered_gradients": shattered_gradients, "speed": speed,
             "zoo": zoo_section.markdown}

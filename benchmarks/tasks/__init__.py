@@ -7,17 +7,19 @@ from .. import maps
 from ..results import result_columns
 from ..tasks import (
     agreement,
+    complexity,
     faithfulness,
     grid_pointing,
     localization,
+    robustness,
     sanity,
     shattered_gradients,
     speed,
     zoo,
 )
 
-TASKS = {t.name: t for t in (localization, faithfulness, agreement, grid_pointing, sanity, shattered_gradients,
-                             speed, zoo)}
+TASKS = {t.name: t for t in (localization, faithfulness, agreement, complexity, robustness, grid_pointing, sanity,
+                             shattered_gradients, speed, zoo)}
 PROVIDERS = {"maps": maps.provide}
 COLUMNS = tuple(dict.fromkeys(c for t in TASKS.values() for c in t.columns))
 RESULT_COLUMNS = result_columns(COLUMNS)

@@ -1,6 +1,9 @@
 """Faithfulness: Average Drop %, Increase in Confidence % (Chattopadhay et al., WACV 2018,
-Grad-CAM++), deletion and insertion AUC with their curves (Petsiuk et al., BMVC 2018, RISE).
-Win % is computed across methods in the report, from the per-image drops.
+Grad-CAM++), deletion and insertion AUC with their curves (Petsiuk et al., BMVC 2018, RISE),
+and ROAD's MoRF and LeRF curves (Rong et al., ICML 2022; `tfcam.metrics.road`: the removed
+pixels filled by noisy linear imputation) when ``road_percentages`` names any, on the first
+``road_n_images`` images (its imputation solves a sparse system per image and percentage on
+the host). Win % is computed across methods in the report, from the per-image drops.
 
 Masked pixels take ``metrics.masking.fill`` (:mod:`tfcam.fill`; the ``fill`` column of every
 row): the Average Drop / Increase masks and deletion's fill. Insertion keeps RISE's
@@ -11,7 +14,9 @@ independent unit (``source``: the image's id; on grids the photo whose class is 
 which several grids may share: :func:`benchmarks.tasks.grid_pointing.sources`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from .. import api, maps
 from ..driver import Output
@@ -23,6 +28,7 @@ family = maps.FAMILY
 record_errors = True
 columns = ("first_image", "n_images", "fill", "source")
 CURVES = ("deletion", "insertion")
+ROAD_ORDERS = ("morf", "lerf")   # curves road_morf, road_lerf
 
 
 @dataclass
@@ -33,6 +39,12 @@ class Settings:
     # are RISE's 224 pixels per step at 224×224 and the same fraction of a smaller image.
     deletion_steps: int = 16
     insertion_steps: int = 16
+    # ROAD (Rong et al. 2022): shares of pixels removed, in percent ([]: not computed;
+    # metrics=full: 10, 20, ..., 90 as pytorch-grad-cam), the imputation's noise (the
+    # authors' 0.01, inputs' units) and the images it scores (the first; null: all)
+    road_percentages: list[float] = field(default_factory=list)
+    road_noise_std: float = 0.01
+    road_n_images: int | None = None
     n_images: int | None = None     # null: every image
 
 
@@ -60,9 +72,10 @@ def evaluate(run, unit, inputs) -> Output:
 
     units = sources(run.data, idx, targets)
 
-    def add(metric, values):
-        rows.extend({**base, "image": int(i), "source": u, "metric": metric, "value": float(v)}
-                    for i, u, v in zip(idx, units, values))
+    def add(metric, values, at=None):
+        at = range(len(idx)) if at is None else at   # positions in the batch
+        rows.extend({**base, "image": int(idx[k]), "source": units[k], "metric": metric, "value": float(v)}
+                    for k, v in zip(at, values))
 
     if s.average_drop or s.increase_in_confidence:
         # One pass over original and masked images serves both metrics.
@@ -89,4 +102,27 @@ def evaluate(run, unit, inputs) -> Output:
                 for s_, v in enumerate(curve):
                     curves.append(curve_base | {"image": int(i), "curve": res.name, "step": s_,
                                                 "fraction": float(fraction[s_]), "value": float(v)})
+    if s.road_percentages:
+        curves += road(run, s, images, batch, targets, idx, add, curve_base)
     return Output(rows + maps.timing_rows(run, unit, value), curves)
+
+
+def road(run, s, images, batch, targets, idx, add, curve_base) -> list:
+    """ROAD's MoRF and LeRF values (rows through ``add``) on the batch's images among the first
+    ``road_n_images``; returns their curves (``fraction``: the share of pixels removed)."""
+    limit = int(s.road_n_images) if s.road_n_images else len(run.data)
+    at = np.flatnonzero(np.asarray(idx) < limit)
+    if not len(at):
+        return []
+    curves = []
+    h, w = images.shape[1:3]
+    for order in ROAD_ORDERS:
+        res = api.metrics().road(run.model, images[at], batch[at], targets[at], order=order,
+                                 percentages=[float(p) for p in s.road_percentages],
+                                 noise_std=float(s.road_noise_std), batch_size=int(run.cfg.get("batch_size", 16)))
+        add(res.name, res.values, at)
+        fraction = res.extras["removed_pixels"] / float(h * w)
+        for k, curve in zip(at, res.curves):
+            curves += [curve_base | {"image": int(idx[k]), "curve": res.name, "step": t, "fraction": float(fraction[t]),
+                                     "value": float(v)} for t, v in enumerate(curve)]
+    return curves

@@ -171,7 +171,8 @@ def test_plan_narrows_methods_and_layers():
     nested = OmegaConf.create({"name": "resnet_small_nested", "layers": {"shallow": "a", "mid": "b", "last": "c"}})
     assert {(str(m.id), c) for m, c, _ in plan.plan(cfg, nested, "localization")} == {
         ("grad_cam", "last"), ("relevance_cam", "last"), ("tkv_grad_cam", "last"), ("tkv_saliency", "input")}
-    known = ["localization", "faithfulness", "agreement", "sanity", "shattered_gradients", "speed"]
+    known = ["localization", "faithfulness", "agreement", "complexity", "robustness", "sanity",
+             "shattered_gradients", "speed"]
     assert plan.tasks_for(cfg, "resnet_small_nested", known) == ["localization", "agreement"]
     assert plan.tasks_for(cfg, "vgg_small", known) == known
     one = compose(["experiment=smoke", "method=score_cam", "layer=shallow"])

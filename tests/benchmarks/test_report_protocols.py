@@ -238,9 +238,8 @@ def test_every_metric_the_report_shows_has_a_direction_and_one_home():
     """tfcam's metrics carry their directions (tfcam.metrics.register_direction), the tasks'
     own metrics theirs (a task's ``directions``), the report only the columns it derives; no
     metric has two homes, and each metric a table shows with an arrow has a direction."""
-    from tfcam.metrics import HIGHER_IS_BETTER
-
     from benchmarks.report import common
+    from tfcam.metrics import HIGHER_IS_BETTER
     assert not set(common.directions()) & set(HIGHER_IS_BETTER), "a direction kept twice"
     assert common.higher_is_better("spearman_vs_tfcam") is True  # the agreement task's
     assert common.higher_is_better("first_call_seconds") is False  # speed's and zoo's, agreeing

@@ -21,8 +21,10 @@ the full one even when the metric is pure noise (τ ≈ 0.5–0.65 on a table of
 `tests/benchmarks/test_rank_stability.py`); two disjoint halves share none, so noise reads 0.
 Each half has n/2 units: the τ is that of a ranking made from half the images, a conservative
 estimate for all of them. A metric whose τ is low on this data cannot rank these methods here,
-whatever its mean differences look like; a metric on which every method ties has no ranking
-(τ undefined).
+whatever its mean differences look like. Pairs of methods whose means tie on all the units
+are left out of τ: they have no order to keep, and the halves of a tie order them oppositely by
+construction (their differences sum to zero), which would read as τ = −1. A metric on which
+every method ties has no ranking (τ undefined; Increase in Confidence, a 0/100 count, often).
 """
 from __future__ import annotations
 
@@ -51,11 +53,14 @@ def metric_label(metric: str, variant: str = "") -> str:
     return f"{metric} ({variant})" if variant else metric
 
 
-def kendall_tau_b(samples: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def kendall_tau_b(samples: np.ndarray, reference: np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
     """Kendall τ-b of each row of ``samples`` (B, M) with the same row of ``reference`` (B, M)
-    (or with ``reference`` (M,) for every row); NaN where either ranking ties every pair."""
+    (or with ``reference`` (M,) for every row), over the method pairs ``pairs`` keeps (a bool
+    mask over ``np.triu_indices(M, 1)``; None: all); NaN where either ranking ties every pair."""
     reference = np.broadcast_to(reference, samples.shape)
     i, j = np.triu_indices(samples.shape[1], 1)
+    if pairs is not None:
+        i, j = i[pairs], j[pairs]
     a = np.sign(samples[:, i] - samples[:, j])
     b = np.sign(reference[:, i] - reference[:, j])
     untied_a, untied_b = (a != 0).sum(axis=1), (b != 0).sum(axis=1)
@@ -79,10 +84,12 @@ def stability(wide: pd.DataFrame, higher: bool, n_splits: int = N_SPLITS, seed: 
     order = np.argsort(rng.random((n_splits, len(values))), axis=1)   # a random permutation per split
     first = values[order[:, :half]].mean(axis=1)                      # (B, M)
     second = values[order[:, half:2 * half]].mean(axis=1)
-    taus = kendall_tau_b(first, second)
+    full = values.mean(axis=0)
+    i, j = np.triu_indices(len(full), 1)
+    ordered = ~np.isclose(full[i], full[j], rtol=1e-9, atol=1e-12)   # tied on all units: no order
+    taus = kendall_tau_b(first, second, ordered)
     # the halves agree on the top when the first half's best (the first, on ties) is among the second's
     kept = _best(second, higher)[np.arange(n_splits), _best(first, higher).argmax(axis=1)]
-    full = values.mean(axis=0)
     full_best = _best(full[None], higher)[0]
     top = [str(c) for c, b in zip(wide.columns, full_best) if b]
     finite = taus[np.isfinite(taus)]

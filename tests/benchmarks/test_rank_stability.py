@@ -2,6 +2,7 @@
 tables: a metric that separates the methods clearly keeps its ranking (τ ≈ 1), a metric that
 is pure noise does not (τ ≈ 0)."""
 import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks.report import findings, rank_stability, sections
@@ -102,3 +103,21 @@ def test_the_section_finding_and_figure_say_which_metric_to_trust(table):
     (ax,) = fig.axes
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert {"localization: energy_pointing_game", "localization: iou"} == set(labels)
+
+
+def test_methods_that_tie_on_all_units_are_not_called_unstable():
+    """Regression (smoke, 2026-12-06): Increase in Confidence gave four methods the same 0/100
+    counts on vgg_small, 21.875 each, and the report read τ = −0.70, "cannot be trusted": two
+    halves of a tie order it oppositely by construction. Tied pairs have no order to keep: they
+    are left out, and a metric on which every method ties has no τ."""
+    rng = np.random.default_rng(0)
+    tied = np.zeros((32, 4))
+    tied[rng.permutation(32)[:7]] = 100.0   # the same images count for every method
+    for k in range(4):                       # each method hits a different 7 of the 32
+        tied[:, k] = np.roll(tied[:, 0], 3 * k)
+    wide = pd.DataFrame(tied, columns=list("abcd"))
+    assert np.allclose(wide.mean(), wide.mean().iloc[0])
+    assert np.isnan(rank_stability.stability(wide, higher=True)["tau"])
+    # a clear order beside the tie: τ over the ordered pairs only, 1
+    wide["e"], wide["f"] = 200.0 + rng.normal(0, 1, 32), 300.0 + rng.normal(0, 1, 32)
+    assert rank_stability.stability(wide, higher=True)["tau"] == pytest.approx(1.0)

@@ -50,8 +50,12 @@ def higher_is_better(metric: str) -> bool:
     own = directions()
     if metric in own:
         return own[metric]
-    from tfcam.metrics import higher_is_better as tfcam_direction
-    return tfcam_direction(metric)
+    from tfcam.metrics import HIGHER_IS_BETTER
+    if metric not in HIGHER_IS_BETTER:
+        raise KeyError(f"metric {metric!r} has no direction: a tfcam metric declares it with "
+                       "tfcam.metrics.register_direction, a benchmark task's own metric in its "
+                       "module's `directions`")
+    return HIGHER_IS_BETTER[metric]
 
 
 def deltas(df: pd.DataFrame) -> pd.Series:

@@ -114,8 +114,12 @@ def make_rank_stability_plot(results: pd.DataFrame):
     axes = fig.subplots(1, len(models), squeeze=False)[0]
     for ax, model in zip(axes, models):
         g = table[table.model == model].iloc[::-1]
+        g = g[g.tau.notna()]   # every method ties: no ranking to draw (the table says "all tie")
+        if g.empty:
+            ax.set_axis_off()
+            continue
         y = range(len(g))
-        tau = g.tau.fillna(0.0).to_numpy(float)
+        tau = g.tau.to_numpy(float)
         low = (tau - g.tau_min.fillna(0.0).to_numpy(float)).clip(min=0)
         colours = ["#2ca02c" if t >= 0.8 else "#ff7f0e" if t >= 0.5 else "#d62728" for t in tau]
         ax.barh(list(y), tau, xerr=[low, [0] * len(g)], color=colours, alpha=0.8, capsize=2, label="mean τ")

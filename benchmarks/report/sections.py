@@ -127,7 +127,7 @@ def robustness(results: pd.DataFrame) -> list:
     keys = ["model", "method", "library", "layer_choice"]
     out = []
     for key, g in rob.groupby(keys, sort=False):
-        good = g[g.metric != "error"]
+        good = g[~g.metric.isin(["error", "explain_seconds_per_image"])]  # the timing row has image -1
         row = dict(zip(keys, key))
         # Φ of infidelity and max-sensitivity (completeness always reads the attributions)
         phis = good[good.metric != "completeness"].phi if "phi" in good else pd.Series(dtype=str)

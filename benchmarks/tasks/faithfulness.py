@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import api, maps
-from ..driver import Output
+from ..driver import Output, error_row
 from ..method_adapters import fill_label, masking_fill
 from ..tasks.grid_pointing import sources
 
@@ -103,7 +103,13 @@ def evaluate(run, unit, inputs) -> Output:
                     curves.append(curve_base | {"image": int(i), "curve": res.name, "step": s_,
                                                 "fraction": float(fraction[s_]), "value": float(v)})
     if s.road_percentages:
-        curves += road(run, s, images, batch, targets, idx, add, curve_base)
+        try:  # a ROAD failure is its own error row: the batch's other metrics still count
+            curves += road(run, s, images, batch, targets, idx, add, curve_base)
+        except Exception as e:
+            if run.fail_fast:
+                raise
+            row = error_row(unit, e)
+            rows.append({**row, "error": f"road: {row['error']}"[:300]})
     return Output(rows + maps.timing_rows(run, unit, value), curves)
 
 

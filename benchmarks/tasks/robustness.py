@@ -138,7 +138,9 @@ def evaluate(run, unit, inputs) -> Output:
                 run.model, images, phi, targets, perturbation=kind, n_perturbations=int(s.n_perturbations),
                 noise_std=float(s.noise_std), max_square=s.max_square, baseline=fill,
                 normalize=bool(s.normalize), seed=int(s.seed), batch_size=bs), perturbation=kind, phi=phi_label)
-    if s.max_sensitivity:
+    # the random reference map is keyed by image id, which a perturbed copy has not: its
+    # "sensitivity" would be the noise of the copies' batch positions
+    if s.max_sensitivity and not (str(method_cfg.library) == "baseline" and str(method_cfg.name) == "random"):
         explain = explain_function(run, method_cfg, layer, use_attributions)
         part("max_sensitivity", lambda: m.max_sensitivity(
             run.model, images, explain, targets=targets, radius=float(s.radius),

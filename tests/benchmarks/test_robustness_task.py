@@ -16,7 +16,7 @@ N_ROBUST = 4      # robustness scores the first 4 of the 16 images
 def rows(tmp_path_factory, cache_dir):
     out = tmp_path_factory.mktemp("robustness")
     cfg = compose(tiny_overrides([
-        "experiment=layers", "methods=[grad_cam,integrated_gradients,gaussian]", "layers=[last]",
+        "experiment=layers", "methods=[grad_cam,integrated_gradients,gaussian,random]", "layers=[last]",
         "tasks=[localization,faithfulness,robustness]", f"cache_dir={cache_dir}", "report.figures=false",
         f"metrics.robustness.n_images={N_ROBUST}", "metrics.robustness.perturbations=[square,gaussian]",
         "metrics.robustness.n_perturbations=4", "metrics.robustness.sensitivity_perturbations=2",
@@ -84,7 +84,8 @@ def test_road_rows_and_curves_beside_deletion(rows):
     ((name, fig),) = make_road_curves(curves)
     assert name == "road_vgg_small.png"
     assert [ax.get_title() for ax in fig.axes] == ["vgg_small road_morf @ last", "vgg_small road_lerf @ last"]
-    assert {line.get_label() for line in fig.axes[0].get_lines()} == {"grad_cam", "integrated_gradients", "gaussian"}
+    assert {line.get_label() for line in fig.axes[0].get_lines()} == {"grad_cam", "integrated_gradients", "gaussian",
+                                                                     "random"}
 
 
 @pytest.mark.parametrize("bad, why", [({"phi": "raw"}, "phi"), ({"perturbations": ["blur"]}, "perturbations")])
@@ -92,3 +93,41 @@ def test_a_bad_setting_is_named(bad, why):
     s = robustness.Settings(**bad)
     with pytest.raises(ValueError, match=why):
         robustness.check(s)
+
+
+def test_the_random_map_has_no_max_sensitivity(rows):
+    """Regression (review, 2026-12-06): the random reference map is keyed by image id, and a
+    perturbed copy was explained with its batch position for an id, so its "sensitivity" was
+    noise that changed with batch_size. It has none; its infidelity still counts."""
+    table, _, _ = rows
+    assert not len(values(table, "random", "max_sensitivity"))
+    assert len(values(table, "random", "infidelity", perturbation="square")) == N_ROBUST
+
+
+def test_the_table_counts_images_not_the_timing_row():
+    """Regression (review, 2026-12-06): the explain-time row (image −1) that a robustness unit
+    may carry was counted as one more image in the table's n."""
+    import pandas as pd
+
+    from benchmarks.report import sections
+    base = {"task": "robustness", "model": "m", "method": "grad_cam", "library": "tfcam",
+            "layer_choice": "last", "perturbation": "", "phi": "maps", "error": ""}
+    rows_ = [{**base, "image": i, "metric": "max_sensitivity", "value": 0.1 * i} for i in range(4)]
+    rows_.append({**base, "image": -1, "metric": "explain_seconds_per_image", "value": 0.01, "phi": ""})
+    table = sections.robustness(pd.DataFrame(rows_))[-1]
+    assert table.splitlines()[-1].rstrip(" |").endswith("| 4"), table
+
+
+def test_a_road_failure_keeps_the_batch_s_other_metrics(tmp_path, cache_dir):
+    """Regression (review, 2026-12-06): an exception in ROAD turned the whole faithfulness unit
+    (Average Drop, deletion, insertion) into one error row. Now ROAD fails alone, named."""
+    cfg = compose(tiny_overrides([
+        "experiment=layers", "methods=[grad_cam]", "layers=[last]", "tasks=[faithfulness]",
+        f"cache_dir={cache_dir}", "report.figures=false", "dataset.n_images=4",
+        "metrics.faithfulness.road_percentages=[150]",   # out of (0, 100): tfcam.metrics.road refuses it
+    ]))
+    run(cfg, tmp_path, log=lambda *a, **k: None)
+    table = read_table(tmp_path / "results.csv")
+    errors = table[table.metric == "error"]
+    assert len(errors) == 1 and errors.error.iloc[0].startswith("road: ValueError"), errors.error.tolist()
+    assert (table.metric == "average_drop").sum() == 4 and (table.metric == "deletion").sum() == 4

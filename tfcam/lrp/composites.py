@@ -12,7 +12,13 @@ layer class; every other layer gets its built-in rule (below). Presets:
 | `epsilon_plus_flat()` | flat | z⁺ | ε |
 | `relevance_cam()` | z⁺ | z⁺ | z⁺ (max pooling winner-take-all, Add proportional) |
 
-Presets fold BatchNorm into the preceding linear layer (`canonize=True`).
+Presets fold BatchNorm into the preceding linear layer (`canonize=True`). A sum (Add and
+Average layers, `x + y` of two tensors) is split as zennit splits it, LRP-0's `x_i / Σ x_j`,
+unless `sums=` names another rule. Where a pre-activation residual stream cancels (`s ≈ −f`,
+ResNet V2) those shares are unbounded and Σ|R| explodes while Σ R is kept (random-weight
+ResNet50V2: Σ|R| ≈ 10⁴ for Σ R = 1, relevance kept −475); `sums=rules.AbsProportional()`
+splits by magnitude instead (0.37 there). It is not the default: it is not a published rule,
+and it changes the maps of every residual network whose added inputs differ in sign.
 
 Built-in rules: activations (GELU, swish, ReLU6 ... : the identity rule, as AttnLRP),
 BatchNorm, Dropout/noise, Rescaling/Normalization, UnitNormalization, RMS normalization,
@@ -113,6 +119,17 @@ _SIGN_PRESERVING = (
     keras.layers.Identity, keras.layers.Concatenate, keras.layers.Add, keras.layers.Average,
     keras.layers.RepeatVector,
 )
+
+_SUM_LAYERS = (keras.layers.Add, keras.layers.Average)
+_ADD_OPS = _op_classes("keras.src.ops.numpy", ("Add",))
+
+
+def is_sum(step) -> bool:
+    """Add and Average layers, and `x + y` of two tensors (not `x + constant`)."""
+    if step.part != "call":
+        return False
+    return isinstance(step.layer, _SUM_LAYERS) or (
+        isinstance(step.operation, _ADD_OPS) and len(step.inputs) > 1)
 
 
 def keeps_nonnegative(step) -> bool:
@@ -237,7 +254,8 @@ class Composite:
     """Rules by position and layer type; built-in rules for everything else.
 
     first: the first Dense/conv layer(s) from the input; conv: other convolutions;
-    dense: other Dense layers; activation: activations (layers, and a layer's own
+    dense: other Dense layers; sums: Add and Average layers and `x + y` of two tensors
+    (`is_sum`); activation: activations (layers, and a layer's own
     `activation=`); relu: ReLUs only (takes precedence over `activation`); layers:
     {layer class: rule}, checked before the position rules; default: a rule for every
     step not matched by `relu`/`layers` (e.g. `Gradient()` for gradient walks), which
@@ -245,10 +263,10 @@ class Composite:
     preceding linear layer.
     """
 
-    def __init__(self, *, first=None, conv=None, dense=None, activation=None, relu=None,
-                 layers: dict | None = None, default=None, canonize: bool = False,
+    def __init__(self, *, first=None, conv=None, dense=None, sums=None, activation=None,
+                 relu=None, layers: dict | None = None, default=None, canonize: bool = False,
                  name: str = "custom"):
-        self.first, self.conv, self.dense = first, conv, dense
+        self.first, self.conv, self.dense, self.sums = first, conv, dense, sums
         self.activation, self.relu, self.default = activation, relu, default
         self.layers = dict(layers or {})
         self.canonize = canonize
@@ -261,7 +279,7 @@ class Composite:
         """The rule of `step` (a graph Step); `first`: it is a first linear layer.
 
         Precedence: `relu`, `layers`, `default`, activations (`activation`, else pass),
-        registered rules, `first`, `dense`, `conv`, built-in rules; else a ValueError that
+        registered rules, `first`, `dense`, `conv`, `sums`, built-in rules; else a ValueError that
         names the layer and how to register a rule.
         """
         if self.relu is not None and is_relu(step):
@@ -284,35 +302,39 @@ class Composite:
             return self.dense
         if self.conv is not None and isinstance(layer, CONVOLUTIONS):
             return self.conv
+        if self.sums is not None and is_sum(step):
+            return self.sums
         rule = _builtin(step)
         if rule is None:
             raise unsupported_layer_error(step)
         return rule
 
 
-def epsilon_plus(epsilon: float = 1e-6, canonize: bool = True) -> Composite:
-    """z⁺ on convolutions (first layer included), ε on Dense layers (zennit's EpsilonPlus)."""
-    return Composite(conv=rules.ZPlus(), dense=rules.Epsilon(epsilon), canonize=canonize,
-                     name="epsilon_plus")
+def epsilon_plus(epsilon: float = 1e-6, canonize: bool = True, sums=None) -> Composite:
+    """z⁺ on convolutions (first layer included), ε on Dense layers (zennit's EpsilonPlus);
+    `sums`: the rule of Add/Average/`x + y` (None: LRP-0's split; see the module docstring)."""
+    return Composite(conv=rules.ZPlus(), dense=rules.Epsilon(epsilon), sums=sums,
+                     canonize=canonize, name="epsilon_plus")
 
 
 def epsilon_gamma_box(low=None, high=None, gamma: float = 0.25, epsilon: float = 1e-6,
-                      canonize: bool = True) -> Composite:
+                      canonize: bool = True, sums=None) -> Composite:
     """z^B on the first layer (bounds `low`, `high`), γ on convolutions, ε on Dense."""
     return Composite(first=rules.ZBox(low, high), conv=rules.Gamma(gamma),
-                     dense=rules.Epsilon(epsilon), canonize=canonize, name="epsilon_gamma_box")
+                     dense=rules.Epsilon(epsilon), sums=sums, canonize=canonize,
+                     name="epsilon_gamma_box")
 
 
-def epsilon_alpha2_beta1(epsilon: float = 1e-6, canonize: bool = True) -> Composite:
+def epsilon_alpha2_beta1(epsilon: float = 1e-6, canonize: bool = True, sums=None) -> Composite:
     """α2β1 on convolutions, ε on Dense layers."""
     return Composite(conv=rules.AlphaBeta(2.0, 1.0), dense=rules.Epsilon(epsilon),
-                     canonize=canonize, name="epsilon_alpha2_beta1")
+                     sums=sums, canonize=canonize, name="epsilon_alpha2_beta1")
 
 
-def epsilon_plus_flat(epsilon: float = 1e-6, canonize: bool = True) -> Composite:
+def epsilon_plus_flat(epsilon: float = 1e-6, canonize: bool = True, sums=None) -> Composite:
     """Flat on the first layer, z⁺ on convolutions, ε on Dense layers."""
     return Composite(first=rules.Flat(), conv=rules.ZPlus(), dense=rules.Epsilon(epsilon),
-                     canonize=canonize, name="epsilon_plus_flat")
+                     sums=sums, canonize=canonize, name="epsilon_plus_flat")
 
 
 def relevance_cam(canonize: bool = True) -> Composite:

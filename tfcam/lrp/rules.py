@@ -28,6 +28,7 @@ vector-Jacobian product per term.
 | `Gradient()` | `vjp(op)(R)`: reshaping ops, slicing (Concatenate), padding, and gradients |
 | `WinnerTakesAll()` | max pooling: all relevance to the maximum (the gradient of max) |
 | `Proportional()` | `R_i = x_i ⊙ vjp(op)(R / z)`: average pooling, Add, any linear op |
+| `AbsProportional()` | `R_i = |x_i| / Σ_j |x_j| · R`: sums whose inputs may cancel (the presets' Add) |
 | `GuidedReLU()` / `DeconvReLU()` | Guided Backprop / Deconvnet backward passes through ReLU |
 | `GatedProduct()` | `signal ⊙ gate` (squeeze-and-excitation, hard-swish): all to the signal, gates held constant |
 | `ConstantNormalizer(ε)` | LayerNormalization, GroupNormalization: ε-LRP, σ held constant (LN-rule) |
@@ -312,6 +313,25 @@ class Proportional(Epsilon):
         super().__init__(epsilon)
 
 
+class AbsProportional(Rule):
+    """`R_i = |x_i| ⊙ vjp(op)(R / op(|x|))`: a sum (Add, Average) split in proportion to the
+    magnitudes of its inputs, `R_i = |x_i| / Σ_j |x_j| · R` for an Add.
+
+    Where the inputs agree in sign this is `Proportional` (LRP-0). Where they cancel (a
+    pre-activation residual stream: `s + f` with `s ≈ −f`) LRP-0's shares `x_i / Σ x_j` leave
+    [0, 1] and grow without bound, so that Σ|R| explodes while Σ R stays put (×10⁵ over the
+    16 blocks of ResNet50V2); here every share is in [0, 1], the shares sum to 1 (conserved)
+    and no relevance changes sign. Where all inputs are 0 the relevance is lost, as with LRP-0.
+    """
+
+    def relevance_in(self, site, inputs, outputs, relevance_out):
+        r = _single(relevance_out, site, self)
+        magnitudes = [ops.abs(x) for x in inputs]
+        z, pullback = backend.vjp(_forward(site, 1), *magnitudes)
+        shares = pullback(r / stabilize(z, TINY))
+        return [m * c for m, c in zip(magnitudes, shares)]
+
+
 # ------------------------------------------------------------------- weight rules
 class WeightRule(Rule):
     """A rule that modifies a Dense / convolution layer's weights (`linear_relevance`)."""
@@ -469,7 +489,7 @@ class DeconvReLU(Rule):
 
 
 __all__ = [
-    "Rule", "Pass", "Gradient", "WinnerTakesAll", "Epsilon", "Zero", "Proportional",
+    "Rule", "Pass", "Gradient", "WinnerTakesAll", "Epsilon", "Zero", "Proportional", "AbsProportional",
     "WeightRule", "Gamma", "AlphaBeta", "ZPlus", "ZBox", "Flat", "WSquare", "GuidedReLU",
     "DeconvReLU", "GatedProduct", "ConstantNormalizer", "ConstantAttention", "stabilize",
 ]

@@ -386,6 +386,10 @@ def rank_stability_findings(results: pd.DataFrame) -> list:
         if unstable:
             text += (f". Their ranking of these methods **cannot be trusted** on this data (τ < {UNSTABLE_TAU:.1f}): "
                      + "; ".join(unstable))
+            if any(r.tau < 0 for r in g.itertuples()):
+                # the halves of a near-tie differ by opposite amounts (they sum to the full difference)
+                text += (" (τ < 0: the methods nearly tie on all the images, so the two halves tend to order "
+                         "them oppositely)")
         if ties:
             text += f". Every method ties on: {', '.join(ties)}"
         out.append(text + ".")

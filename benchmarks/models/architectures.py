@@ -14,23 +14,28 @@ import functools
 from collections.abc import Callable
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 
 def calibrate_batch_norm(model, size: int, seed: int = 0):
-    """Set every BatchNormalization's moving statistics to those of random images.
+    """Set every BatchNormalization's moving statistics to those of images like the explained
+    ones (8 of the built-in data set's training split, at ``size`` px).
 
     A fresh network's statistics (mean 0, variance 1) do not match its activations: through
     the 14 blocks of a random MobileNet they shrink to logits of 1e-21, where LRP's
     stabilizer takes all relevance and every map is 0. One training-mode call with
     momentum 0 gives each layer the statistics of its inputs, as a trained network has.
+    Statistics of uniform noise instead (variance 0.003 after DenseNet121's stem) switch off
+    whole pixels on the explained images: 45 % of DenseNet121's pixels after its first
+    BatchNorm→ReLU were 0 in every channel, and LRP's relevance went to the biases
+    (relevance kept −2.9; 1.01 calibrated on such images).
     """
     norms = [la for la in model._flatten_layers() if isinstance(la, layers.BatchNormalization)]
     if not norms:
         return model
     momenta = [la.momentum for la in norms]
-    images = np.random.default_rng(seed).uniform(0, 1, (8, size, size, 3)).astype("float32")
+    from ..data.synthetic import generate  # the explained images' kind, never their own
+    images = generate(n_images=8, image_size=size, split="train", seed=seed).images.astype("float32")
     try:
         for la in norms:
             la.momentum = 0.0

@@ -1,6 +1,8 @@
 """What the report's modules share: metric directions, orders, markdown helpers."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -31,6 +33,7 @@ def loc_delta_labels() -> dict:
 REPORT_DIRECTIONS = {"best_of_all": True, **{label: True for label in loc_delta_labels().values()}}
 
 
+@functools.cache
 def directions() -> dict:
     """{metric: higher is better} of the report's columns and of every task's own metrics; a
     ValueError where two homes disagree."""
@@ -47,7 +50,7 @@ def higher_is_better(metric: str) -> bool:
     """Whether a larger ``metric`` is better: the report's and the tasks' own metrics
     (`directions`), else tfcam's (``tfcam.metrics.higher_is_better``); a KeyError for a
     metric neither knows."""
-    own = directions()
+    own = directions()   # cached: the tasks' declarations are fixed at import
     if metric in own:
         return own[metric]
     from tfcam.metrics import HIGHER_IS_BETTER

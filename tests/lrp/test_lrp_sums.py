@@ -138,3 +138,17 @@ def test_max_pooling_over_zero_padding_gives_the_padding_its_share():
     rel, _, _ = relevances(model, x, composites.lrp_zero())
     got = rel[graph.trace(model).input_keys[0]].ravel()
     np.testing.assert_allclose(got, [0.0, 0.0, 0.3, 0.6], rtol=1e-5, atol=1e-7)
+
+
+def test_the_default_split_of_sums_is_the_explicit_lrp_zero_split():
+    """epsilon_plus() (sums=None) gives the relevance of epsilon_plus(sums=Proportional()),
+    at every cut, and not that of the magnitude split on this cancelling stream."""
+    model, x = preactivation_stack(), images(2, size=8, seed=1)
+    default, _, _ = relevances(model, x, epsilon_plus())
+    explicit, _, _ = relevances(model, x, epsilon_plus(sums=rules.Proportional()))
+    magnitude, _, _ = relevances(model, x, epsilon_plus(sums=rules.AbsProportional()))
+    assert default.keys() == explicit.keys()
+    for key in default:
+        np.testing.assert_allclose(default[key], explicit[key], rtol=1e-6, atol=1e-7, err_msg=key)
+    first = cut_keys(graph.trace(model))[0]
+    assert not np.allclose(default[first], magnitude[first], atol=1e-4)

@@ -144,7 +144,7 @@ class MetricResult:
                 f"them apart (columns {[c for c in frame.columns if c not in _BASE]})."
             )
         frame = frame.sort_values("image")
-        return MetricResult(metric, frame.value.to_numpy(), higher_is_better(metric))
+        return MetricResult(metric, frame.value.to_numpy())  # its registered direction
 
 
 _BASE = ("image", "metric", "value", "higher_is_better")

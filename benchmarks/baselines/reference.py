@@ -34,6 +34,11 @@ class ReferenceExplainer:
             raise ValueError(f"unknown reference map {name!r} (centered_gaussian, random)")
         self.name, self.options = name, dict(options or {})
 
+    @property
+    def keyed_by_image_id(self) -> bool:
+        """The map is drawn from the image's id, not its pixels (a perturbed copy has none)."""
+        return self.name == "random"
+
     def __call__(self, images, targets, ids=None) -> np.ndarray:
         n, h, w = images.shape[:3]
         if self.name == "centered_gaussian":

@@ -138,9 +138,10 @@ def evaluate(run, unit, inputs) -> Output:
                 run.model, images, phi, targets, perturbation=kind, n_perturbations=int(s.n_perturbations),
                 noise_std=float(s.noise_std), max_square=s.max_square, baseline=fill,
                 normalize=bool(s.normalize), seed=int(s.seed), batch_size=bs), perturbation=kind, phi=phi_label)
-    # the random reference map is keyed by image id, which a perturbed copy has not: its
-    # "sensitivity" would be the noise of the copies' batch positions
-    if s.max_sensitivity and not (str(method_cfg.library) == "baseline" and str(method_cfg.name) == "random"):
+    # a map keyed by the image's id (the random reference) has no sensitivity to the pixels: a
+    # perturbed copy has no id, and its "sensitivity" would be the noise of batch positions
+    keyed_by_id = getattr(run.explainer(method_cfg, layer), "keyed_by_image_id", False)
+    if s.max_sensitivity and not keyed_by_id:
         explain = explain_function(run, method_cfg, layer, use_attributions)
         part("max_sensitivity", lambda: m.max_sensitivity(
             run.model, images, explain, targets=targets, radius=float(s.radius),

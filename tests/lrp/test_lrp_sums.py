@@ -150,5 +150,5 @@ def test_the_default_split_of_sums_is_the_explicit_lrp_zero_split():
     assert default.keys() == explicit.keys()
     for key in default:
         np.testing.assert_allclose(default[key], explicit[key], rtol=1e-6, atol=1e-7, err_msg=key)
-    first = cut_keys(graph.trace(model))[0]
-    assert not np.allclose(default[first], magnitude[first], atol=1e-4)
+    # below the first Add the two splits part (the cuts above it agree)
+    assert any(not np.allclose(default[k], magnitude[k], atol=1e-4) for k in default)
